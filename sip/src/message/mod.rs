@@ -1,0 +1,305 @@
+//! SIP messages reduced to what call tracking needs.
+//!
+//! [`parse`] frames the message with rsip (`rsip::SipMessage::try_from`) and keeps the
+//! start line, Call-ID, CSeq, From, To, P-Asserted-Identity (RFC 3325 §9.1), Privacy
+//! (RFC 3323 §4.2) and Reason (RFC 3326). Bodies are ignored. Who the caller is, is
+//! [`crate::identity`]'s question; what the message does to a call is
+//! [`crate::tracker`]'s.
+//!
+//! Before rsip sees the head, folded header lines are unfolded and bare LF line ends become
+//! CRLF (RFC 3261 §7.3.1), because rsip 0.4 refuses both. rsip does not know the compact
+//! header names of RFC 3261 §7.3.3 (`i`, `f`, `t`, `m`, `v`, `l`, ...) and leaves them as
+//! unknown headers; this module maps them to their long names itself.
+//!
+//! Limitation: rsip 0.4 rejects a request whose method is not in its fixed list (it knows
+//! the RFC 3261 methods plus INFO, MESSAGE, NOTIFY, PRACK, PUBLISH, REFER, SUBSCRIBE and
+//! UPDATE), so such a request fails to parse and is dropped; none of those can start or
+//! end a call, so tracking loses nothing, and a parser with an open method set would lift
+//! it. The same extension methods do parse inside CSeq, as [`Method::Other`].
+//!
+//! Personal data: users, display names and URIs never appear in `Debug` output; a message
+//! shows its method or status, CSeq and a digest of its Call-ID ([`CallIdDigest`]).
+
+use std::fmt;
+
+use rsip::prelude::HasHeaders;
+
+use crate::{Error, Result};
+
+mod addr;
+mod head;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use addr::parse_uri;
+
+/// A SIP method.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// INVITE (RFC 3261 §13).
+    Invite,
+    /// ACK (RFC 3261 §13.2.2.4, §17.1.1.3).
+    Ack,
+    /// BYE (RFC 3261 §15).
+    Bye,
+    /// CANCEL (RFC 3261 §9).
+    Cancel,
+    /// OPTIONS (RFC 3261 §11).
+    Options,
+    /// REGISTER (RFC 3261 §10).
+    Register,
+    /// PRACK (RFC 3262).
+    Prack,
+    /// UPDATE (RFC 3311).
+    Update,
+    /// INFO (RFC 6086).
+    Info,
+    /// REFER (RFC 3515).
+    Refer,
+    /// MESSAGE (RFC 3428).
+    Message,
+    /// SUBSCRIBE (RFC 6665).
+    Subscribe,
+    /// NOTIFY (RFC 6665).
+    Notify,
+    /// PUBLISH (RFC 3903).
+    Publish,
+    /// Any other method, as written (methods are case-sensitive, RFC 3261 §25.1).
+    Other(String),
+}
+
+impl Method {
+    /// Reads a method token; unknown tokens become [`Method::Other`].
+    pub fn from_token(token: &str) -> Self {
+        match token {
+            "INVITE" => Self::Invite,
+            "ACK" => Self::Ack,
+            "BYE" => Self::Bye,
+            "CANCEL" => Self::Cancel,
+            "OPTIONS" => Self::Options,
+            "REGISTER" => Self::Register,
+            "PRACK" => Self::Prack,
+            "UPDATE" => Self::Update,
+            "INFO" => Self::Info,
+            "REFER" => Self::Refer,
+            "MESSAGE" => Self::Message,
+            "SUBSCRIBE" => Self::Subscribe,
+            "NOTIFY" => Self::Notify,
+            "PUBLISH" => Self::Publish,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The method token as written on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Invite => "INVITE",
+            Self::Ack => "ACK",
+            Self::Bye => "BYE",
+            Self::Cancel => "CANCEL",
+            Self::Options => "OPTIONS",
+            Self::Register => "REGISTER",
+            Self::Prack => "PRACK",
+            Self::Update => "UPDATE",
+            Self::Info => "INFO",
+            Self::Refer => "REFER",
+            Self::Message => "MESSAGE",
+            Self::Subscribe => "SUBSCRIBE",
+            Self::Notify => "NOTIFY",
+            Self::Publish => "PUBLISH",
+            Self::Other(token) => token,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// First line of a message.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StartLine {
+    /// A request line.
+    Request {
+        /// The request method.
+        method: Method,
+        /// User part of the Request-URI (the dialled number or extension), if any.
+        uri_user: Option<String>,
+    },
+    /// A status line.
+    Response {
+        /// The status code, 100 to 699.
+        status: u16,
+    },
+}
+
+impl fmt::Debug for StartLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Request { method, .. } => write!(f, "Request({method})"),
+            Self::Response { status } => write!(f, "Response({status})"),
+        }
+    }
+}
+
+/// One end of a dialog as a From, To or P-Asserted-Identity header names it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Party {
+    /// Display name, unquoted.
+    pub display_name: Option<String>,
+    /// The URI as written, without angle brackets.
+    pub uri: String,
+    /// User part of a `sip:`/`sips:` URI, or the number of a `tel:` URI.
+    pub user: Option<String>,
+    /// Host of the URI, lowercased, without port; empty for `tel:` URIs.
+    pub host: String,
+    /// The `tag` header parameter (RFC 3261 §19.3).
+    pub tag: Option<String>,
+}
+
+impl fmt::Debug for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Party")
+            .field("has_display_name", &self.display_name.is_some())
+            .field("has_user", &self.user.is_some())
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed SIP message, reduced to what call tracking uses.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SipMessage {
+    /// Request or status line.
+    pub start: StartLine,
+    /// The Call-ID header.
+    pub call_id: String,
+    /// Sequence number of the CSeq header.
+    pub cseq: u32,
+    /// Method of the CSeq header; for a response, the method of the request it answers.
+    pub cseq_method: Method,
+    /// The From header.
+    pub from: Party,
+    /// The To header.
+    pub to: Party,
+    /// P-Asserted-Identity URIs, one per header line and comma-separated value, in order.
+    pub asserted: Vec<String>,
+    /// Privacy values, lowercased (`id`, `header`, `user`, `none`, ...).
+    pub privacy: Vec<String>,
+    /// The Reason header value, when present.
+    pub reason: Option<String>,
+}
+
+impl SipMessage {
+    /// The method of a request; `None` for a response.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The status code of a response; `None` for a request.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Request { .. } => None,
+            StartLine::Response { status } => Some(status),
+        }
+    }
+
+    /// A digest of the Call-ID, safe to log.
+    pub fn call_id_digest(&self) -> CallIdDigest<'_> {
+        CallIdDigest(&self.call_id)
+    }
+}
+
+impl fmt::Debug for SipMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SipMessage")
+            .field("start", &self.start)
+            .field("call", &format_args!("{}", self.call_id_digest()))
+            .field("cseq", &format_args!("{} {}", self.cseq, self.cseq_method))
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("asserted", &self.asserted.len())
+            .field("privacy", &self.privacy)
+            .field("has_reason", &self.reason.is_some())
+            .finish()
+    }
+}
+
+/// Shows a Call-ID as a 16-hex-digit FNV-1a digest, for logs.
+///
+/// Call-IDs often embed the caller's IP address or host name (RFC 3261 §8.1.1.4), so they
+/// are not logged as they are. The digest is stable across runs and processes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CallIdDigest<'a>(pub &'a str);
+
+impl CallIdDigest<'_> {
+    /// The 64-bit FNV-1a hash of the Call-ID bytes.
+    pub fn value(&self) -> u64 {
+        fnv1a(self.0.as_bytes())
+    }
+}
+
+impl fmt::Display for CallIdDigest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.value())
+    }
+}
+
+impl fmt::Debug for CallIdDigest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// 64-bit FNV-1a, used for log digests and compact per-call keys.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Parses one SIP message (RFC 3261 §7).
+///
+/// # Errors
+///
+/// [`Error::PayloadNotUtf8`] when the start line or headers are not UTF-8;
+/// [`Error::SipParse`] when rsip cannot frame the message, or Call-ID, CSeq, From or To is
+/// missing or malformed. Malformed P-Asserted-Identity entries are skipped, not fatal.
+pub fn parse(bytes: &[u8]) -> Result<SipMessage> {
+    let prepared = head::prepare(bytes)?;
+    tracing::trace!(
+        target: "ringside::raw",
+        size_bytes = bytes.len(),
+        message = %String::from_utf8_lossy(bytes),
+        "sip message received"
+    );
+
+    let raw = rsip::SipMessage::try_from(prepared.bytes).map_err(|err| Error::from_rsip(&err))?;
+    let start = match &raw {
+        rsip::SipMessage::Request(request) => StartLine::Request {
+            method: Method::from_token(&request.method.to_string()),
+            uri_user: prepared
+                .request_uri
+                .as_deref()
+                .and_then(addr::parse_uri)
+                .and_then(|uri| uri.user),
+        },
+        rsip::SipMessage::Response(response) => StartLine::Response {
+            status: response.status_code.code(),
+        },
+    };
+
+    let mut fields = head::Fields::default();
+    for header in raw.headers().iter() {
+        let line = header.to_string();
+        if let Some((name, value)) = line.split_once(':') {
+            fields.add(name.trim(), value.trim());
+        }
+    }
+    fields.into_message(start)
+}

@@ -1,0 +1,281 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::test_support::{packets, FIXTURES};
+
+fn fixture_messages(name: &str) -> Vec<SipMessage> {
+    packets(name)
+        .iter()
+        .map(|packet| parse(&packet.payload).unwrap())
+        .collect()
+}
+
+const MINIMAL: &str = "OPTIONS sip:2001@127.0.0.1 SIP/2.0\r\n\
+    Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1\r\n\
+    From: <sip:+31201234567@trunk.example>;tag=a\r\n\
+    To: <sip:2001@127.0.0.1>\r\n\
+    Call-ID: c-1\r\n\
+    CSeq: 7 OPTIONS\r\n\
+    Content-Length: 0\r\n\r\n";
+
+fn without_header(text: &str, name: &str) -> String {
+    text.lines()
+        .filter(|line| !line.starts_with(name))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn every_fixture_message_parses() {
+    for (name, _) in FIXTURES {
+        for message in fixture_messages(name) {
+            assert!(!message.call_id.is_empty(), "{name}");
+            assert!(
+                message.from.tag.is_some(),
+                "{name}: every lab From has a tag"
+            );
+        }
+    }
+}
+
+#[test]
+fn answered_invite_in_detail() {
+    let invite = &fixture_messages("answered")[0];
+
+    assert_eq!(
+        invite.start,
+        StartLine::Request {
+            method: Method::Invite,
+            uri_user: Some("2001".to_owned())
+        }
+    );
+    assert_eq!(invite.call_id, "1-9262@127.0.0.1");
+    assert_eq!((invite.cseq, &invite.cseq_method), (1, &Method::Invite));
+    assert_eq!(invite.from.display_name.as_deref(), Some("Jan Jansen"));
+    assert_eq!(invite.from.uri, "sip:+31201234567@trunk.example;user=phone");
+    assert_eq!(invite.from.user.as_deref(), Some("+31201234567"));
+    assert_eq!(invite.from.host, "trunk.example");
+    assert_eq!(invite.from.tag.as_deref(), Some("9262SIPpTag001"));
+    assert_eq!(invite.to.user.as_deref(), Some("2001"));
+    assert_eq!(invite.to.tag, None);
+    assert!(invite.asserted.is_empty() && invite.privacy.is_empty());
+    assert_eq!(invite.reason, None);
+}
+
+#[test]
+fn answered_responses_and_in_dialog_requests() {
+    let all = fixture_messages("answered");
+
+    assert_eq!(all[1].status(), Some(100));
+    assert_eq!(all[4].status(), Some(180));
+    assert_eq!(all[4].to.tag.as_deref(), Some("9251SIPpTag011"));
+    assert_eq!(all[6].status(), Some(200));
+    assert_eq!(all[8].method(), Some(&Method::Ack));
+    assert_eq!(
+        all[8].start,
+        StartLine::Request {
+            method: Method::Ack,
+            uri_user: Some("agent".to_owned())
+        }
+    );
+    assert_eq!(all[10].method(), Some(&Method::Bye));
+    assert_eq!((all[10].cseq, &all[10].cseq_method), (2, &Method::Bye));
+    assert_eq!(all[13].cseq_method, Method::Bye);
+}
+
+#[test]
+fn cancel_and_its_responses() {
+    let all = fixture_messages("abandoned");
+
+    assert_eq!(all[6].method(), Some(&Method::Cancel));
+    assert_eq!(all[8].status(), Some(200));
+    assert_eq!(all[8].cseq_method, Method::Cancel);
+    assert_eq!(all[10].status(), Some(487));
+}
+
+#[test]
+fn asserted_identities_keep_their_order_and_form() {
+    let invite = &fixture_messages("pai")[0];
+
+    assert_eq!(
+        invite.asserted,
+        vec![
+            "sip:+31201234567@trunk.example;user=phone".to_owned(),
+            "tel:+31201234567".to_owned()
+        ]
+    );
+    assert_eq!(invite.from.user.as_deref(), Some("0201234567"));
+}
+
+#[test]
+fn privacy_values_are_lowercased() {
+    let invite = &fixture_messages("anonymous")[0];
+    assert_eq!(invite.privacy, vec!["id".to_owned()]);
+    assert_eq!(invite.from.user.as_deref(), Some("anonymous"));
+    assert_eq!(invite.from.host, "anonymous.invalid");
+
+    let text = MINIMAL.replace("CSeq", "Privacy: Header; ID\r\nPrivacy: user\r\nCSeq");
+    assert_eq!(
+        parse(text.as_bytes()).unwrap().privacy,
+        ["header", "id", "user"]
+    );
+}
+
+#[test]
+fn compact_header_forms() {
+    let text = "BYE sip:agent@127.0.0.1:5070 SIP/2.0\r\n\
+        v: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-2\r\n\
+        f: <sip:+31201234567@trunk.example>;tag=a\r\n\
+        t: <sip:2001@127.0.0.1>;tag=b\r\n\
+        i: compact-1\r\n\
+        CSeq: 2 BYE\r\n\
+        l: 0\r\n\r\n";
+
+    let message = parse(text.as_bytes()).unwrap();
+
+    assert_eq!(message.call_id, "compact-1");
+    assert_eq!(message.from.tag.as_deref(), Some("a"));
+    assert_eq!(message.to.tag.as_deref(), Some("b"));
+}
+
+#[test]
+fn folded_lines_bare_lf_and_leading_blank_lines() {
+    let text = "\r\n\r\nOPTIONS sip:2001@127.0.0.1 SIP/2.0\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1\n\
+        From: \"Jan\"\n  <sip:+31201234567@trunk.example>;tag=a\n\
+        To: <sip:2001@127.0.0.1>\n\
+        Call-ID: c-2\n\
+        CSeq: 7\n\tOPTIONS\n\
+        Reason: SIP;cause=200;text=\"Call completed elsewhere\"\n\n";
+
+    let message = parse(text.as_bytes()).unwrap();
+
+    assert_eq!(message.from.display_name.as_deref(), Some("Jan"));
+    assert_eq!(message.cseq_method, Method::Options);
+    assert_eq!(
+        message.reason.as_deref(),
+        Some("SIP;cause=200;text=\"Call completed elsewhere\"")
+    );
+}
+
+#[test]
+fn extension_method_in_cseq_is_kept() {
+    let text = MINIMAL.replace("CSeq: 7 OPTIONS", "CSeq: 7 X-PING");
+    let message = parse(text.as_bytes()).unwrap();
+    assert_eq!(message.cseq_method, Method::Other("X-PING".to_owned()));
+    assert_eq!(message.cseq_method.as_str(), "X-PING");
+}
+
+#[test]
+fn binary_body_is_allowed() {
+    let mut bytes = MINIMAL
+        .replace("Content-Length: 0", "Content-Length: 3")
+        .into_bytes();
+    bytes.extend_from_slice(&[0xff, 0x00, 0xfe]);
+    assert!(parse(&bytes).is_ok());
+}
+
+#[test]
+fn malformed_messages_are_errors() {
+    let missing = |name| Error::sip_header(name, "missing");
+    let cases: Vec<(String, Error)> = vec![
+        (without_header(MINIMAL, "Call-ID"), missing("Call-ID")),
+        (without_header(MINIMAL, "CSeq"), missing("CSeq")),
+        (without_header(MINIMAL, "From"), missing("From")),
+        (without_header(MINIMAL, "To"), missing("To")),
+        (
+            MINIMAL.replace("CSeq: 7", "CSeq: seven"),
+            Error::sip_header("CSeq", "bad sequence number"),
+        ),
+        (
+            MINIMAL.replace("CSeq: 7 OPTIONS", "CSeq: 7"),
+            Error::sip_header("CSeq", "missing method"),
+        ),
+        (
+            MINIMAL.replace(
+                "From: <sip:+31201234567@trunk.example>",
+                "From: <sip:+31201234567",
+            ),
+            Error::sip_header("From", "malformed address"),
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(parse(text.as_bytes()), Err(expected), "{text}");
+    }
+
+    for garbage in ["", "\r\n\r\n", "hello", "SIP/2.0 abc Nope\r\n\r\n"] {
+        assert!(
+            matches!(parse(garbage.as_bytes()), Err(Error::SipParse { .. })),
+            "{garbage:?}"
+        );
+    }
+    let unknown_method = MINIMAL.replace("OPTIONS sip", "FROBNICATE sip");
+    assert!(parse(unknown_method.as_bytes()).is_err());
+    assert_eq!(
+        parse(b"OPTIONS sip:\xff SIP/2.0\r\n\r\n"),
+        Err(Error::PayloadNotUtf8)
+    );
+}
+
+#[test]
+fn errors_never_quote_the_message() {
+    let broken = "INVITE sip:+31201234567@trunk.example SIP/3.0 garbage\r\n\r\n";
+
+    let err = parse(broken.as_bytes()).unwrap_err();
+
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("31201234567"), "{shown}");
+}
+
+#[test]
+fn debug_shows_no_personal_data() {
+    for message in fixture_messages("pai") {
+        let shown = format!("{message:?}");
+        for secret in [
+            "+3120",
+            "0201234567",
+            "Reception",
+            "trunk.example",
+            "127.0.0.1",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains(&message.call_id_digest().to_string()));
+    }
+}
+
+#[test]
+fn call_id_digest_is_stable() {
+    assert_eq!(CallIdDigest("").to_string(), "cbf29ce484222325");
+    assert_eq!(CallIdDigest("a").to_string(), "af63dc4c8601ec8c");
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let _ = parse(&bytes);
+    }
+
+    #[test]
+    fn mutated_messages_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut bytes = MINIMAL.as_bytes().to_vec();
+        for (at, byte) in edits {
+            let at = at.index(bytes.len());
+            bytes[at] = byte;
+        }
+        let cut = cut.index(bytes.len() + 1);
+        let _ = parse(&bytes[..cut]);
+    }
+
+    #[test]
+    fn arbitrary_header_values_never_panic(value in "\\PC{0,60}") {
+        for header in ["From", "To", "P-Asserted-Identity", "Privacy", "CSeq", "Call-ID"] {
+            // Placed first, so it wins over the valid header of the same name.
+            let text = MINIMAL.replacen("\r\n", &format!("\r\n{header}: {value}\r\n"), 1);
+            let _ = parse(text.as_bytes());
+        }
+    }
+}
