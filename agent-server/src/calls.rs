@@ -1,0 +1,292 @@
+//! The call service: turns tracker events into pops and interaction rows.
+//!
+//! For each call that starts ringing it finds the agent (the user whose extension is
+//! called), looks the caller up in the CRM, opens the interaction row and publishes the
+//! pop; `answered` and `ended` update both. A call whose called extension is nobody's but
+//! whose caller is an agent's extension is that agent's outbound call: the pop then shows
+//! the called party's record.
+//!
+//! Events arrive in order on one channel and are handled one at a time, so the events of
+//! one call never overtake each other.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use ringside_protocol::{
+    CallId, CallState, Caller, CustomerCard, Direction, InteractionId, Outcome, Pop, UserId,
+};
+use ringside_sip::identity::{CallerId, Masked};
+use ringside_sip::tracker::{CallEvent, CallEventKind, EndCause};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::phone;
+use crate::store::{self, NewInteraction, Store};
+
+/// How many earlier interactions a pop lists.
+pub const RECENT_ON_POP: i64 = 5;
+
+struct LiveCall {
+    interaction: InteractionId,
+    agent: Option<UserId>,
+    pop: Pop,
+}
+
+/// Owns the calls in progress; feed it with [`CallService::handle`] or [`run`].
+pub struct CallService {
+    store: Store,
+    hub: Arc<Hub>,
+    metrics: Arc<Metrics>,
+    region: phonenumber::country::Id,
+    live: HashMap<CallId, LiveCall>,
+}
+
+/// A short, stable reference to a call for logs: Call-IDs often embed an IP address.
+pub fn call_ref(call: &CallId) -> String {
+    let digest = Sha256::digest(call.0.as_bytes());
+    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+fn outcome_of(cause: EndCause) -> Outcome {
+    match cause {
+        EndCause::Completed => Outcome::Completed,
+        EndCause::Abandoned => Outcome::Abandoned,
+        EndCause::Busy => Outcome::Busy,
+        EndCause::Rejected => Outcome::Rejected,
+        EndCause::Failed => Outcome::Failed,
+    }
+}
+
+impl CallService {
+    /// A service with no calls in progress.
+    pub fn new(
+        store: Store,
+        hub: Arc<Hub>,
+        metrics: Arc<Metrics>,
+        region: phonenumber::country::Id,
+    ) -> CallService {
+        CallService {
+            store,
+            hub,
+            metrics,
+            region,
+            live: HashMap::new(),
+        }
+    }
+
+    /// Calls in progress.
+    pub fn live_calls(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Applies one tracker event.
+    ///
+    /// # Errors
+    /// [`store::Error`] when the database fails; the event is then lost for the log, and the
+    /// caller counts it.
+    pub async fn handle(&mut self, event: CallEvent) -> Result<(), store::Error> {
+        let call = CallId(event.call_id);
+        match event.kind {
+            CallEventKind::Ringing { caller, called } => {
+                self.ringing(call, caller, called, event.at_ms).await
+            }
+            CallEventKind::Answered => self.answered(&call, event.at_ms).await,
+            CallEventKind::Ended { cause, .. } => {
+                self.ended(&call, outcome_of(cause), event.at_ms).await
+            }
+        }
+    }
+
+    async fn ringing(
+        &mut self,
+        call: CallId,
+        caller: CallerId,
+        called: String,
+        at_ms: i64,
+    ) -> Result<(), store::Error> {
+        if self.live.contains_key(&call) {
+            return Ok(());
+        }
+        let caller_number = match &caller {
+            CallerId::Number(raw) => Some(phone::normalise_or_keep(raw, self.region)),
+            CallerId::Withheld => None,
+        };
+
+        let mut direction = Direction::Inbound;
+        let mut agent = self.store.user_by_extension(&called).await?;
+        let mut other_party = caller_number.clone();
+        if agent.is_none() {
+            if let CallerId::Number(raw) = &caller {
+                if let Some(caller_agent) = self.store.user_by_extension(raw).await? {
+                    direction = Direction::Outbound;
+                    agent = Some(caller_agent);
+                    other_party = Some(phone::normalise_or_keep(&called, self.region));
+                }
+            }
+        }
+
+        // Withheld callers never match; numbers that did not normalise cannot match either.
+        let customer = match other_party.as_deref().filter(|n| n.starts_with('+')) {
+            Some(number) => self
+                .store
+                .customers_by_number(number)
+                .await?
+                .into_iter()
+                .next(),
+            None => None,
+        };
+
+        let agent_id = agent.as_ref().map(|a| a.id);
+        let new = NewInteraction {
+            call_id: &call,
+            customer: customer.as_ref().map(|c| c.id),
+            agent: agent_id,
+            direction,
+            caller_number: other_party.as_deref(),
+            called_number: &called,
+            ringing_at_ms: at_ms,
+        };
+        let interaction = match self.store.open_interaction(new).await {
+            Ok(id) => id,
+            // The same call seen again after a restart: keep logging on its row.
+            Err(store::Error::Conflict(_)) => match self.store.interaction_by_call(&call).await? {
+                Some(existing) => existing.id,
+                None => return Err(store::Error::NotFound("interaction")),
+            },
+            Err(err) => return Err(err),
+        };
+
+        let card = match customer {
+            Some(c) => Some(CustomerCard {
+                recent: self
+                    .store
+                    .recent_interactions(c.id, &call, RECENT_ON_POP)
+                    .await?,
+                id: c.id,
+                name: c.name,
+                organisation: c.organisation,
+            }),
+            None => None,
+        };
+        tracing::info!(
+            call.r#ref = %call_ref(&call),
+            interaction.id = %interaction,
+            agent.id = ?agent_id.map(|a| a.0),
+            customer.id = ?card.as_ref().map(|c| c.id.0),
+            direction = direction.as_str(),
+            "call ringing"
+        );
+        tracing::debug!(
+            interaction.id = %interaction,
+            caller = %other_party.as_deref().map_or("withheld".into(), |n| Masked(n).to_string()),
+            "caller identified"
+        );
+
+        let pop = Pop {
+            call_id: call.clone(),
+            interaction_id: interaction,
+            direction,
+            state: CallState::Ringing,
+            caller: other_party.map_or(Caller::Withheld, Caller::Number),
+            called,
+            ringing_at_ms: at_ms,
+            answered_at_ms: None,
+            ended_at_ms: None,
+            customer: card,
+            notes: String::new(),
+            disposition: None,
+        };
+        if let Some(agent) = agent_id {
+            self.hub.publish(agent, pop.clone());
+        }
+        self.live.insert(
+            call,
+            LiveCall {
+                interaction,
+                agent: agent_id,
+                pop,
+            },
+        );
+        Ok(())
+    }
+
+    async fn answered(&mut self, call: &CallId, at_ms: i64) -> Result<(), store::Error> {
+        let Some(live) = self.live.get_mut(call) else {
+            tracing::debug!(call.r#ref = %call_ref(call), "answer for a call not ringing here");
+            return Ok(());
+        };
+        self.store.mark_answered(live.interaction, at_ms).await?;
+        live.pop.state = CallState::Answered;
+        live.pop.answered_at_ms = Some(at_ms);
+        // Notes may have been saved while it rang; the pop must not show them as gone.
+        if let Some(record) = self.store.interaction(live.interaction).await? {
+            live.pop.notes = record.notes;
+            live.pop.disposition = record.disposition;
+        }
+        tracing::info!(interaction.id = %live.interaction, "call answered");
+        if let Some(agent) = live.agent {
+            self.hub.publish(agent, live.pop.clone());
+        }
+        Ok(())
+    }
+
+    async fn ended(
+        &mut self,
+        call: &CallId,
+        outcome: Outcome,
+        at_ms: i64,
+    ) -> Result<(), store::Error> {
+        let Some(mut live) = self.live.remove(call) else {
+            tracing::debug!(call.r#ref = %call_ref(call), "end of a call not ringing here");
+            return Ok(());
+        };
+        let record = self
+            .store
+            .close_interaction(live.interaction, at_ms, outcome)
+            .await?;
+        live.pop.state = CallState::Ended(outcome);
+        live.pop.ended_at_ms = Some(at_ms);
+        // Notes saved during the call are on the row; show them on the final pop.
+        live.pop.notes = record.notes;
+        live.pop.disposition = record.disposition;
+        tracing::info!(
+            interaction.id = %live.interaction,
+            outcome = outcome.as_str(),
+            wait_seconds = record.wait_seconds.unwrap_or(0),
+            talk_seconds = record.talk_seconds.unwrap_or(0),
+            "call ended"
+        );
+        if let Some(agent) = live.agent {
+            self.hub.publish(agent, live.pop);
+        }
+        Ok(())
+    }
+}
+
+/// Applies events from `events` until the channel closes or `shutdown` fires.
+pub async fn run(
+    mut service: CallService,
+    mut events: mpsc::Receiver<CallEvent>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = shutdown.cancelled() => None,
+        };
+        let Some(event) = event else { break };
+        service.metrics.call_events.fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = service.handle(event).await {
+            service
+                .metrics
+                .call_event_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %err, "call event could not be stored");
+        }
+    }
+    tracing::debug!(live = service.live_calls(), "call service stopped");
+}

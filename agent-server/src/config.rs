@@ -1,0 +1,393 @@
+//! Command line and configuration.
+//!
+//! Settings come from four places, the first that has a value wins: a command-line flag, a
+//! `RINGSIDE_*` environment variable, the TOML file named by `--config` (or
+//! `RINGSIDE_CONFIG`), and the built-in defaults. The defaults need nothing: an SQLite
+//! file under `./data`, HTTP on 127.0.0.1:8080 and HEP over UDP on 127.0.0.1:9060. The
+//! result is validated once, in [`Settings::resolve`], and passed down from there.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use ringside_protocol::Disposition;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The `agent-server` command line.
+#[derive(Debug, Parser)]
+#[command(name = "agent-server", version, about = "Ringside CTI server")]
+pub struct Cli {
+    /// Options shared by every subcommand.
+    #[command(flatten)]
+    pub options: ConfigArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service: HEP ingest, HTTP API, agent console and websocket.
+    Serve {
+        /// Seed sample customers and agents and play sample calls every few seconds.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Manage users.
+    User {
+        /// The user command.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `agent-server user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; prints a generated password unless --password-file is given.
+    Add(UserAddArgs),
+}
+
+/// Arguments of `user add`.
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// Login name.
+    #[arg(long)]
+    pub username: String,
+    /// Name shown in the console (defaults to the login name).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Phone extension whose calls pop at this user's console.
+    #[arg(long)]
+    pub extension: Option<String>,
+    /// Role: agent, supervisor or admin.
+    #[arg(long, default_value = "agent")]
+    pub role: String,
+    /// Read the password from this file (first line) instead of generating one.
+    #[arg(long)]
+    pub password_file: Option<PathBuf>,
+}
+
+/// Flags and environment variables that override the configuration file.
+#[derive(Debug, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "RINGSIDE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the HTTP server (console, API, websocket).
+    #[arg(long, global = true, env = "RINGSIDE_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// UDP address where HEP datagrams are received.
+    #[arg(long, global = true, env = "RINGSIDE_HEP_ADDR")]
+    pub hep_addr: Option<SocketAddr>,
+    /// Database URL: `sqlite://PATH` or `postgres://...`.
+    #[arg(
+        long,
+        global = true,
+        env = "RINGSIDE_DATABASE_URL",
+        hide_env_values = true,
+        value_parser = parse_secret
+    )]
+    pub database_url: Option<SecretString>,
+    /// File holding the database URL (for secrets kept out of the environment).
+    #[arg(long, global = true, env = "RINGSIDE_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// ISO 3166 region used to read national numbers, e.g. NL, DE, GB.
+    #[arg(long, global = true, env = "RINGSIDE_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+    /// Directory holding the built agent console (index.html, app.js, app_bg.wasm).
+    #[arg(long, global = true, env = "RINGSIDE_UI_DIR")]
+    pub ui_dir: Option<PathBuf>,
+}
+
+/// The TOML file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    http_addr: Option<SocketAddr>,
+    hep_addr: Option<SocketAddr>,
+    database_url: Option<SecretString>,
+    default_region: Option<String>,
+    ui_dir: Option<PathBuf>,
+    session_hours: Option<u32>,
+    wrapup_keep_secs: Option<u64>,
+    ringing_timeout_secs: Option<u64>,
+    max_call_hours: Option<u64>,
+    hep_recv_buffer_bytes: Option<usize>,
+    dispositions: Option<Vec<Disposition>>,
+}
+
+/// Validated settings of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// HEP over UDP listen address.
+    pub hep_addr: SocketAddr,
+    /// Database URL; may hold a password.
+    pub database_url: SecretString,
+    /// Region for reading national numbers (upper-case ISO 3166 code).
+    pub default_region: phonenumber::country::Id,
+    /// Directory of the built console.
+    pub ui_dir: PathBuf,
+    /// Lifetime of a login session.
+    pub session_hours: u32,
+    /// How long an ended pop is re-sent to a reconnecting console (wrap-up time).
+    pub wrapup_keep_secs: u64,
+    /// A call that rings longer than this without any final answer is ended as failed.
+    pub ringing_timeout_secs: u64,
+    /// An answered call whose end was never seen is ended as failed after this.
+    pub max_call_hours: u64,
+    /// SO_RCVBUF asked for on the HEP socket; the kernel may grant less.
+    pub hep_recv_buffer_bytes: usize,
+    /// The disposition codes agents choose from.
+    pub dispositions: Vec<Disposition>,
+}
+
+/// The database used when nothing is configured.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ringside.db";
+/// The database `serve --demo` uses when nothing is configured, so demo data never mixes
+/// with real records.
+pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
+
+fn default_dispositions() -> Vec<Disposition> {
+    [
+        ("resolved", "Resolved"),
+        ("follow_up", "Follow-up needed"),
+        ("callback", "Call back"),
+        ("sale", "Sale"),
+        ("complaint", "Complaint"),
+        ("wrong_number", "Wrong number"),
+    ]
+    .into_iter()
+    .map(|(code, label)| Disposition {
+        code: code.into(),
+        label: label.into(),
+    })
+    .collect()
+}
+
+impl Settings {
+    /// Merges flags, environment, file and defaults, and checks the result.
+    ///
+    /// `demo` switches the default database to [`DEMO_DATABASE_URL`].
+    ///
+    /// # Errors
+    /// When the configuration file cannot be read or parsed, or a value is invalid.
+    pub fn resolve(args: &ConfigArgs, demo: bool) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+
+        let database_url = match (&args.database_url, &args.database_url_file) {
+            (Some(url), _) => url.clone(),
+            (None, Some(path)) => read_secret_file(path)?,
+            (None, None) => file.database_url.clone().unwrap_or_else(|| {
+                SecretString::from(if demo {
+                    DEMO_DATABASE_URL
+                } else {
+                    DEFAULT_DATABASE_URL
+                })
+            }),
+        };
+        check_database_url(database_url.expose_secret())?;
+
+        let region_text = args
+            .default_region
+            .clone()
+            .or(file.default_region.clone())
+            .unwrap_or_else(|| "NL".into());
+        let default_region = parse_region(&region_text)?;
+
+        let dispositions = file
+            .dispositions
+            .clone()
+            .unwrap_or_else(default_dispositions);
+        if dispositions.is_empty() || dispositions.iter().any(|d| d.code.trim().is_empty()) {
+            bail!("dispositions: the list must not be empty and every code needs a value");
+        }
+
+        let settings = Settings {
+            http_addr: args
+                .http_addr
+                .or(file.http_addr)
+                .unwrap_or(([127, 0, 0, 1], 8080).into()),
+            hep_addr: args
+                .hep_addr
+                .or(file.hep_addr)
+                .unwrap_or(([127, 0, 0, 1], 9060).into()),
+            database_url,
+            default_region,
+            ui_dir: args
+                .ui_dir
+                .clone()
+                .or(file.ui_dir.clone())
+                .unwrap_or_else(|| PathBuf::from("agent-ui/dist")),
+            session_hours: file.session_hours.unwrap_or(12),
+            wrapup_keep_secs: file.wrapup_keep_secs.unwrap_or(300),
+            ringing_timeout_secs: file.ringing_timeout_secs.unwrap_or(300),
+            max_call_hours: file.max_call_hours.unwrap_or(4),
+            hep_recv_buffer_bytes: file.hep_recv_buffer_bytes.unwrap_or(8 * 1024 * 1024),
+            dispositions,
+        };
+        if settings.session_hours == 0 || settings.ringing_timeout_secs == 0 {
+            bail!("session_hours and ringing_timeout_secs must be at least 1");
+        }
+        Ok(settings)
+    }
+
+    /// Settings for tests and tools: defaults, with the given database and ports 0.
+    pub fn for_tests(database_url: &str) -> Settings {
+        let args = ConfigArgs {
+            database_url: Some(SecretString::from(database_url)),
+            http_addr: Some(([127, 0, 0, 1], 0).into()),
+            hep_addr: Some(([127, 0, 0, 1], 0).into()),
+            ..ConfigArgs::default()
+        };
+        Settings::resolve(&args, false).expect("the built-in defaults are valid")
+    }
+}
+
+fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text))
+}
+
+fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing configuration file {}", path.display()))
+}
+
+fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading RINGSIDE_DATABASE_URL_FILE {}", path.display()))?;
+    let first = text.lines().next().unwrap_or_default().trim().to_owned();
+    if first.is_empty() {
+        bail!("RINGSIDE_DATABASE_URL_FILE {} is empty", path.display());
+    }
+    Ok(SecretString::from(first))
+}
+
+fn check_database_url(url: &str) -> anyhow::Result<()> {
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        return Ok(());
+    }
+    // The URL may hold a password: name only its scheme.
+    let scheme = url.split(':').next().unwrap_or_default();
+    bail!("database_url: unsupported scheme {scheme:?}; use sqlite:// or postgres://")
+}
+
+fn parse_region(text: &str) -> anyhow::Result<phonenumber::country::Id> {
+    text.trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("default_region: {text:?} is not an ISO 3166 region code"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let settings = Settings::resolve(&ConfigArgs::default(), false).unwrap();
+
+        assert_eq!(settings.http_addr, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(settings.hep_addr, "127.0.0.1:9060".parse().unwrap());
+        assert_eq!(settings.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        assert_eq!(settings.default_region, phonenumber::country::Id::NL);
+    }
+
+    #[test]
+    fn demo_uses_its_own_database() {
+        let settings = Settings::resolve(&ConfigArgs::default(), true).unwrap();
+
+        assert_eq!(settings.database_url.expose_secret(), DEMO_DATABASE_URL);
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ringside.toml");
+        std::fs::write(
+            &path,
+            "http_addr = \"127.0.0.1:9999\"\nhep_addr = \"127.0.0.1:9998\"\ndefault_region = \"de\"\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(path),
+            http_addr: Some("127.0.0.1:7000".parse().unwrap()),
+            ..ConfigArgs::default()
+        };
+
+        let settings = Settings::resolve(&args, false).unwrap();
+
+        assert_eq!(settings.http_addr.port(), 7000);
+        assert_eq!(settings.hep_addr.port(), 9998);
+        assert_eq!(settings.default_region, phonenumber::country::Id::DE);
+    }
+
+    #[test]
+    fn region_flag_is_parsed() {
+        let cli =
+            Cli::try_parse_from(["agent-server", "--default-region", "GB", "migrate"]).unwrap();
+
+        let settings = Settings::resolve(&cli.options, false).unwrap();
+
+        assert_eq!(settings.default_region, phonenumber::country::Id::GB);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        let bad_region = ConfigArgs {
+            default_region: Some("XX1".into()),
+            ..Default::default()
+        };
+        let bad_db = ConfigArgs {
+            database_url: Some(SecretString::from("mysql://user:secret@host/db")),
+            ..Default::default()
+        };
+
+        let region_err = Settings::resolve(&bad_region, false)
+            .unwrap_err()
+            .to_string();
+        let db_err = Settings::resolve(&bad_db, false).unwrap_err().to_string();
+
+        assert!(
+            region_err.contains("not an ISO 3166 region"),
+            "{region_err}"
+        );
+        assert!(db_err.contains("unsupported scheme \"mysql\""), "{db_err}");
+        assert!(!db_err.contains("secret"), "{db_err}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ringside.toml");
+        std::fs::write(&path, "htp_addr = \"127.0.0.1:1\"\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+
+        let err = format!("{:#}", Settings::resolve(&args, false).unwrap_err());
+
+        assert!(err.contains("htp_addr"), "{err}");
+    }
+}

@@ -1,0 +1,135 @@
+//! `agent-server`: parses the command line and runs one subcommand.
+
+use std::io::Write;
+
+use agent_server::config::{Cli, Command, Settings, UserCommand};
+use agent_server::store::Store;
+use agent_server::users::{self, UserSpec};
+use anyhow::Context;
+use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RINGSIDE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+
+    match &cli.command {
+        Command::Serve { demo } => serve(Settings::resolve(&cli.options, *demo)?, *demo).await,
+        Command::Migrate => {
+            let settings = Settings::resolve(&cli.options, false)?;
+            let store = Store::connect(&settings.database_url).await?;
+            store.migrate().await?;
+            store.close().await;
+            say("database schema is up to date")
+        }
+        Command::User {
+            command: UserCommand::Add(args),
+        } => {
+            let settings = Settings::resolve(&cli.options, false)?;
+            let store = Store::connect(&settings.database_url).await?;
+            store.migrate().await?;
+            let password = match &args.password_file {
+                Some(path) => Some(read_password_file(path)?),
+                None => None,
+            };
+            let spec = UserSpec {
+                username: &args.username,
+                display_name: args.display_name.as_deref(),
+                extension: args.extension.as_deref(),
+                role: &args.role,
+            };
+            let (id, generated) = users::add_user(&store, spec, password).await?;
+            store.close().await;
+            say(&format!("user {} added with id {}", args.username, id.0))?;
+            if let Some(password) = generated {
+                say(&format!(
+                    "password (shown once): {}",
+                    password.expose_secret()
+                ))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let region = settings.default_region;
+    let running = agent_server::start(settings, shutdown.clone()).await?;
+    let url = format!("http://{}/", running.http_addr);
+
+    if let Some(password) = &running.first_admin_password {
+        say(&format!(
+            "first start: created user admin with password {} (shown once; keep it safe)",
+            password.expose_secret()
+        ))?;
+    }
+    if demo {
+        let credentials = agent_server::demo::seed(&running.store, region).await?;
+        say(&format!(
+            "demo mode: open {url} and log in as one of these agents:"
+        ))?;
+        for (username, extension, password) in &credentials.0 {
+            say(&format!(
+                "  {username} / {}   (extension {extension})",
+                password.expose_secret()
+            ))?;
+        }
+        say("sample calls start ringing in a few seconds")?;
+        running.spawn(agent_server::demo::run(running.hep_addr, shutdown.clone()));
+    } else {
+        say(&format!("agent console at {url}"))?;
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    running.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn read_password_file(path: &std::path::Path) -> anyhow::Result<SecretString> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading password file {}", path.display()))?;
+    Ok(SecretString::from(
+        text.lines().next().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// Writes a line for the operator on standard output (credentials and URLs are meant for
+/// the person at the terminal, never for the log).
+fn say(line: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").context("writing to standard output")?;
+    out.flush().context("writing to standard output")
+}

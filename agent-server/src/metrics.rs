@@ -1,0 +1,126 @@
+//! Counters of the running service, exposed in Prometheus text format at `/metrics`.
+//!
+//! Counters hold only counts, never ids or numbers, so the endpoint reveals nothing
+//! personal.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The service's counters; share it as `Arc<Metrics>`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// HEP datagrams received.
+    pub hep_datagrams: AtomicU64,
+    /// Datagrams dropped because they were not valid HEP.
+    pub hep_malformed: AtomicU64,
+    /// HEP datagrams whose payload was not SIP (RTCP, logs, ...), ignored.
+    pub hep_not_sip: AtomicU64,
+    /// HEP datagrams whose SIP payload did not parse, dropped.
+    pub sip_malformed: AtomicU64,
+    /// Call events produced by the tracker.
+    pub call_events: AtomicU64,
+    /// Call events that could not be stored (database trouble).
+    pub call_event_errors: AtomicU64,
+    /// Pop frames queued to consoles.
+    pub pops_sent: AtomicU64,
+    /// Consoles open now.
+    pub ws_consoles: AtomicU64,
+    /// Consoles dropped because they could not keep up.
+    pub ws_dropped_slow: AtomicU64,
+    /// Failed logins.
+    pub login_failures: AtomicU64,
+}
+
+impl Metrics {
+    /// Renders every counter in Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let rows: [(&str, &str, &AtomicU64, &str); 10] = [
+            (
+                "ringside_hep_datagrams_total",
+                "counter",
+                &self.hep_datagrams,
+                "HEP datagrams received",
+            ),
+            (
+                "ringside_hep_malformed_total",
+                "counter",
+                &self.hep_malformed,
+                "Datagrams dropped as malformed HEP",
+            ),
+            (
+                "ringside_hep_not_sip_total",
+                "counter",
+                &self.hep_not_sip,
+                "HEP datagrams without a SIP payload",
+            ),
+            (
+                "ringside_sip_malformed_total",
+                "counter",
+                &self.sip_malformed,
+                "SIP payloads dropped as malformed",
+            ),
+            (
+                "ringside_call_events_total",
+                "counter",
+                &self.call_events,
+                "Call events from the tracker",
+            ),
+            (
+                "ringside_call_event_errors_total",
+                "counter",
+                &self.call_event_errors,
+                "Call events that could not be stored",
+            ),
+            (
+                "ringside_pops_sent_total",
+                "counter",
+                &self.pops_sent,
+                "Pop frames queued to consoles",
+            ),
+            (
+                "ringside_ws_consoles",
+                "gauge",
+                &self.ws_consoles,
+                "Consoles connected now",
+            ),
+            (
+                "ringside_ws_dropped_slow_total",
+                "counter",
+                &self.ws_dropped_slow,
+                "Consoles dropped as too slow",
+            ),
+            (
+                "ringside_login_failures_total",
+                "counter",
+                &self.login_failures,
+                "Failed logins",
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, value, help) in rows {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_lists_every_counter_with_its_value() {
+        let metrics = Metrics::default();
+        metrics.hep_malformed.fetch_add(3, Ordering::Relaxed);
+
+        let text = metrics.render();
+
+        assert!(text.contains("ringside_hep_malformed_total 3\n"), "{text}");
+        assert!(
+            text.contains("# TYPE ringside_ws_consoles gauge\n"),
+            "{text}"
+        );
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 10);
+    }
+}

@@ -1,0 +1,310 @@
+//! The interaction log: one row per call, on a customer's record or as an unknown caller.
+//!
+//! The row is opened when the call starts ringing, so that notes typed during the call have
+//! somewhere to go and a crash loses nothing; it is closed with times and outcome when the
+//! call ends. Wait time runs from ringing to answer (or to the end, for an unanswered
+//! call); talk time from answer to end. Both are whole seconds, rounded down.
+
+use std::fmt;
+
+use ringside_protocol::{
+    CallId, CustomerId, Direction, InteractionId, InteractionSummary, Outcome, UserId,
+};
+use sqlx::Row;
+
+use super::{conflict_as, Error, Result, Store};
+
+/// A call that starts ringing.
+pub struct NewInteraction<'a> {
+    /// The call.
+    pub call_id: &'a CallId,
+    /// The matched customer, if any.
+    pub customer: Option<CustomerId>,
+    /// The agent whose phone rings, if the extension belongs to one.
+    pub agent: Option<UserId>,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// The other party's number, `None` when withheld.
+    pub caller_number: Option<&'a str>,
+    /// The number or extension called.
+    pub called_number: &'a str,
+    /// When it started ringing.
+    pub ringing_at_ms: i64,
+}
+
+/// A stored interaction, every column.
+#[derive(Clone, PartialEq)]
+pub struct InteractionRecord {
+    /// Id.
+    pub id: InteractionId,
+    /// The call.
+    pub call_id: CallId,
+    /// The customer, `None` for an unknown caller.
+    pub customer: Option<CustomerId>,
+    /// The agent, if any.
+    pub agent: Option<UserId>,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// The other party's number, `None` when withheld.
+    pub caller_number: Option<String>,
+    /// The number or extension called.
+    pub called_number: String,
+    /// Ring start.
+    pub ringing_at_ms: i64,
+    /// Answer time, if answered.
+    pub answered_at_ms: Option<i64>,
+    /// End time, once ended.
+    pub ended_at_ms: Option<i64>,
+    /// Seconds the caller waited.
+    pub wait_seconds: Option<i64>,
+    /// Seconds of conversation.
+    pub talk_seconds: Option<i64>,
+    /// How it ended, once ended.
+    pub outcome: Option<Outcome>,
+    /// Agent's notes.
+    pub notes: String,
+    /// Agent's disposition code.
+    pub disposition: Option<String>,
+}
+
+impl fmt::Debug for InteractionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InteractionRecord")
+            .field("id", &self.id)
+            .field("customer", &self.customer)
+            .field("agent", &self.agent)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+const COLUMNS: &str = "id, call_id, customer_id, agent_id, direction, caller_number, \
+    called_number, ringing_at_ms, answered_at_ms, ended_at_ms, wait_seconds, talk_seconds, \
+    outcome, notes, disposition";
+
+fn outcome_from(word: Option<String>) -> Result<Option<Outcome>> {
+    word.map(|w| Outcome::from_word(&w).ok_or(Error::Corrupt("interactions.outcome")))
+        .transpose()
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionRecord> {
+    let direction: String = row.try_get("direction")?;
+    Ok(InteractionRecord {
+        id: InteractionId(row.try_get("id")?),
+        call_id: CallId(row.try_get("call_id")?),
+        customer: row
+            .try_get::<Option<i64>, _>("customer_id")?
+            .map(CustomerId),
+        agent: row.try_get::<Option<i64>, _>("agent_id")?.map(UserId),
+        direction: Direction::from_word(&direction)
+            .ok_or(Error::Corrupt("interactions.direction"))?,
+        caller_number: row.try_get("caller_number")?,
+        called_number: row.try_get("called_number")?,
+        ringing_at_ms: row.try_get("ringing_at_ms")?,
+        answered_at_ms: row.try_get("answered_at_ms")?,
+        ended_at_ms: row.try_get("ended_at_ms")?,
+        wait_seconds: row.try_get("wait_seconds")?,
+        talk_seconds: row.try_get("talk_seconds")?,
+        outcome: outcome_from(row.try_get("outcome")?)?,
+        notes: row.try_get("notes")?,
+        disposition: row.try_get("disposition")?,
+    })
+}
+
+/// Whole seconds from `from_ms` to `to_ms`; never negative, even with clock skew.
+fn seconds_between(from_ms: i64, to_ms: i64) -> i64 {
+    (to_ms - from_ms).max(0) / 1000
+}
+
+impl Store {
+    /// Opens the interaction of a call that starts ringing.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when this call already has one.
+    pub async fn open_interaction(&self, new: NewInteraction<'_>) -> Result<InteractionId> {
+        let row = sqlx::query(
+            "INSERT INTO interactions (call_id, customer_id, agent_id, direction, caller_number, \
+             called_number, ringing_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&new.call_id.0)
+        .bind(new.customer.map(|c| c.0))
+        .bind(new.agent.map(|a| a.0))
+        .bind(new.direction.as_str())
+        .bind(new.caller_number)
+        .bind(new.called_number)
+        .bind(new.ringing_at_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(conflict_as("call id"))?;
+        Ok(InteractionId(row.try_get("id")?))
+    }
+
+    /// Records the answer time.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn mark_answered(&self, id: InteractionId, at_ms: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE interactions SET answered_at_ms = $1, updated_at_ms = $1 \
+             WHERE id = $2 AND answered_at_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            self.interaction(id)
+                .await?
+                .ok_or(Error::NotFound("interaction"))?;
+        }
+        Ok(())
+    }
+
+    /// Closes the interaction: end time, outcome, wait and talk seconds.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn close_interaction(
+        &self,
+        id: InteractionId,
+        ended_at_ms: i64,
+        outcome: Outcome,
+    ) -> Result<InteractionRecord> {
+        let current = self
+            .interaction(id)
+            .await?
+            .ok_or(Error::NotFound("interaction"))?;
+        let wait = seconds_between(
+            current.ringing_at_ms,
+            current.answered_at_ms.unwrap_or(ended_at_ms),
+        );
+        let talk = current
+            .answered_at_ms
+            .map_or(0, |at| seconds_between(at, ended_at_ms));
+        sqlx::query(
+            "UPDATE interactions SET ended_at_ms = $1, outcome = $2, wait_seconds = $3, \
+             talk_seconds = $4, updated_at_ms = $1 WHERE id = $5",
+        )
+        .bind(ended_at_ms)
+        .bind(outcome.as_str())
+        .bind(wait)
+        .bind(talk)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        self.interaction(id)
+            .await?
+            .ok_or(Error::NotFound("interaction"))
+    }
+
+    /// Saves the agent's notes and disposition.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn save_wrap_up(
+        &self,
+        id: InteractionId,
+        notes: &str,
+        disposition: Option<&str>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE interactions SET notes = $1, disposition = $2, updated_at_ms = $3 \
+             WHERE id = $4",
+        )
+        .bind(notes)
+        .bind(disposition)
+        .bind(now_ms)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("interaction"));
+        }
+        Ok(())
+    }
+
+    /// The interaction with this id.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn interaction(&self, id: InteractionId) -> Result<Option<InteractionRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM interactions WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// The interaction of this call.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn interaction_by_call(&self, call: &CallId) -> Result<Option<InteractionRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM interactions WHERE call_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(&call.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    /// A customer's latest interactions, newest first, leaving out the call `except`.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn recent_interactions(
+        &self,
+        customer: CustomerId,
+        except: &CallId,
+        limit: i64,
+    ) -> Result<Vec<InteractionSummary>> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.ringing_at_ms, i.direction, i.outcome, u.display_name, \
+             i.talk_seconds, i.disposition, i.notes FROM interactions i \
+             LEFT JOIN users u ON u.id = i.agent_id \
+             WHERE i.customer_id = $1 AND i.call_id <> $2 \
+             ORDER BY i.ringing_at_ms DESC, i.id DESC LIMIT $3",
+        )
+        .bind(customer.0)
+        .bind(&except.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let direction: String = row.try_get("direction")?;
+                Ok(InteractionSummary {
+                    id: InteractionId(row.try_get("id")?),
+                    ringing_at_ms: row.try_get("ringing_at_ms")?,
+                    direction: Direction::from_word(&direction)
+                        .ok_or(Error::Corrupt("interactions.direction"))?,
+                    outcome: outcome_from(row.try_get("outcome")?)?,
+                    agent_name: row.try_get("display_name")?,
+                    talk_seconds: row.try_get::<Option<i64>, _>("talk_seconds")?.unwrap_or(0),
+                    disposition: row.try_get("disposition")?,
+                    notes: row.try_get("notes")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Closes interactions left open by a previous run (the server stopped mid-call), as
+    /// failed at `now_ms`; returns how many.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn close_interrupted(&self, now_ms: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE interactions SET ended_at_ms = $1, outcome = $2, updated_at_ms = $1 \
+             WHERE outcome IS NULL",
+        )
+        .bind(now_ms)
+        .bind(Outcome::Failed.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,157 @@
+//! The database: users and sessions, customers and their numbers, the interaction log.
+//!
+//! All SQL of the server lives under this module. One [`Store`] runs on embedded SQLite (the
+//! default) and on PostgreSQL, through sqlx's `Any` driver: the queries use only `$N`
+//! placeholders and types both databases share (`BIGINT`/`INTEGER` ids and epoch
+//! milliseconds, `TEXT`), and the schema has one migration folder per backend under
+//! `migrations/`. The same store tests run against both.
+
+mod customers;
+mod interactions;
+mod users;
+
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
+
+pub use customers::{CustomerRecord, NewCustomer, NewPhone};
+pub use interactions::{InteractionRecord, NewInteraction};
+pub use users::{NewUser, Role, UserRecord};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database refused or failed a query.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A unique value is taken (a username, an extension, a call id).
+    #[error("{0} is already in use")]
+    Conflict(&'static str),
+    /// The row asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A stored value is not one this version knows (a database written by a newer one).
+    #[error("unexpected stored value in {0}")]
+    Corrupt(&'static str),
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the database folder: {0}")]
+    Folder(std::io::Error),
+}
+
+/// Result of store operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Store {
+    /// Opens the database named by `url`, creating an SQLite file and its folder if needed.
+    ///
+    /// # Errors
+    /// [`Error::Folder`] when the SQLite folder cannot be made, [`Error::Database`] when the
+    /// database cannot be reached.
+    pub async fn connect(url: &SecretString) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let url = url.expose_secret();
+        let (backend, connect_url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(parent) = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(Error::Folder)?;
+            }
+            let sep = if url.contains('?') { '&' } else { '?' };
+            (Backend::Sqlite, format!("{url}{sep}mode=rwc"))
+        } else {
+            (Backend::Postgres, url.to_owned())
+        };
+
+        // SQLite allows one writer at a time; a small pool avoids lock waits piling up.
+        let max = if backend == Backend::Sqlite { 4 } else { 16 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&connect_url)
+            .await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        Ok(Store { pool, backend })
+    }
+
+    /// Brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`Error::Migration`] when a migration fails or the database has one this build lacks.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Answers whether the database responds, for health checks.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when it does not.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Maps a unique-constraint violation to [`Error::Conflict`] naming `what`.
+fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+    move |err| match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
+        _ => Error::Database(err),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,459 @@
+//! The store test suite, run once on SQLite and once on PostgreSQL.
+//!
+//! PostgreSQL is reached at `RINGSIDE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test creates and drops a database of
+//! its own. Where no PostgreSQL runs, set `RINGSIDE_TEST_SKIP_POSTGRES=1` to skip that half
+//! with a message; CI never sets it.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ringside_protocol::{CallId, Direction, Outcome};
+use secrecy::SecretString;
+
+use super::*;
+
+/// A fresh, migrated database of either kind, dropped by [`TestDb::finish`].
+pub(crate) struct TestDb {
+    pub(crate) store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_drop: Option<(String, String)>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    pub(crate) async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = Store::connect(&SecretString::from(url.as_str()))
+            .await
+            .expect("sqlite");
+        store.migrate().await.expect("migrate sqlite");
+        TestDb {
+            store,
+            _dir: Some(dir),
+            pg_drop: None,
+        }
+    }
+
+    /// `None` when PostgreSQL tests are switched off.
+    pub(crate) async fn postgres() -> Option<TestDb> {
+        if std::env::var_os("RINGSIDE_TEST_SKIP_POSTGRES").is_some() {
+            eprintln!("skipping the PostgreSQL half: RINGSIDE_TEST_SKIP_POSTGRES is set");
+            return None;
+        }
+        let admin = std::env::var("RINGSIDE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!(
+            "ringside_test_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin_store = Store::connect(&SecretString::from(admin.as_str()))
+            .await
+            .expect(
+                "PostgreSQL must run for the store tests (or set RINGSIDE_TEST_SKIP_POSTGRES=1)",
+            );
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&admin_store.pool)
+            .await
+            .expect("drop old test database");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin_store.pool)
+            .await
+            .expect("create test database");
+        admin_store.close().await;
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        let store = Store::connect(&SecretString::from(url.as_str()))
+            .await
+            .expect("postgres");
+        store.migrate().await.expect("migrate postgres");
+        Some(TestDb {
+            store,
+            _dir: None,
+            pg_drop: Some((admin, name)),
+        })
+    }
+
+    pub(crate) async fn finish(self) {
+        self.store.close().await;
+        if let Some((admin, name)) = self.pg_drop {
+            let admin_store = Store::connect(&SecretString::from(admin.as_str()))
+                .await
+                .expect("pg");
+            // FORCE: a pooled connection may still be closing on the server side.
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&admin_store.pool)
+                .await
+                .expect("drop test database");
+            admin_store.close().await;
+        }
+    }
+}
+
+/// Declares `mod NAME { sqlite, postgres }` tests running `body(store)` on each backend.
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let db = TestDb::sqlite().await;
+                ($body)(db.store.clone()).await;
+                db.finish().await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(db) = TestDb::postgres().await {
+                    ($body)(db.store.clone()).await;
+                    db.finish().await;
+                }
+            }
+        }
+    };
+}
+
+async fn agent(store: &Store, username: &str, extension: &str) -> ringside_protocol::UserId {
+    store
+        .create_user(
+            NewUser {
+                username,
+                display_name: "Agent Smith",
+                password_hash: "$argon2id$fake",
+                role: Role::Agent,
+                extension: Some(extension),
+            },
+            1,
+        )
+        .await
+        .unwrap()
+}
+
+store_test!(
+    users_are_unique_by_username_and_extension,
+    |store: Store| async move {
+        let id = agent(&store, "ann", "2001").await;
+
+        let same_name = store
+            .create_user(
+                NewUser {
+                    username: "ann",
+                    display_name: "x",
+                    password_hash: "h",
+                    role: Role::Agent,
+                    extension: None,
+                },
+                1,
+            )
+            .await;
+        let same_ext = store
+            .create_user(
+                NewUser {
+                    username: "bob",
+                    display_name: "x",
+                    password_hash: "h",
+                    role: Role::Agent,
+                    extension: Some("2001"),
+                },
+                1,
+            )
+            .await;
+
+        assert!(
+            matches!(same_name, Err(Error::Conflict("username"))),
+            "{same_name:?}"
+        );
+        assert!(
+            matches!(same_ext, Err(Error::Conflict("extension"))),
+            "{same_ext:?}"
+        );
+        assert_eq!(store.user_count().await.unwrap(), 1);
+        let found = store.user_by_extension("2001").await.unwrap().unwrap();
+        assert_eq!(found.id, id);
+        assert_eq!(found.username, "ann");
+        assert_eq!(found.role, Role::Agent);
+        assert!(store.user_by_extension("2999").await.unwrap().is_none());
+    }
+);
+
+store_test!(
+    sessions_expire_and_end_with_a_password_change,
+    |store: Store| async move {
+        let id = agent(&store, "ann", "2001").await;
+        store
+            .create_session("tok-a", id, 1_000, 5_000)
+            .await
+            .unwrap();
+        store
+            .create_session("tok-b", id, 1_000, 9_000)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            store
+                .session_user("tok-a", 4_999)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            id
+        );
+        assert!(store.session_user("tok-a", 5_000).await.unwrap().is_none());
+        assert!(store.session_user("nope", 10).await.unwrap().is_none());
+        assert_eq!(store.purge_expired_sessions(6_000).await.unwrap(), 1);
+
+        store.set_password_hash(id, "$argon2id$new").await.unwrap();
+
+        assert!(store.session_user("tok-b", 2_000).await.unwrap().is_none());
+        assert_eq!(
+            store.user(id).await.unwrap().unwrap().password_hash,
+            "$argon2id$new"
+        );
+    }
+);
+
+store_test!(
+    customers_are_found_by_any_of_their_numbers,
+    |store: Store| async move {
+        let jan = store
+            .create_customer(
+                NewCustomer {
+                    name: "Jan Jansen",
+                    organisation: Some("Jansen BV"),
+                    phones: vec![
+                        NewPhone {
+                            e164: "+31201234567",
+                            original: "020 123 4567",
+                            label: Some("work"),
+                        },
+                        NewPhone {
+                            e164: "+31612345678",
+                            original: "06 1234 5678",
+                            label: None,
+                        },
+                    ],
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        let colleague = store
+            .create_customer(
+                NewCustomer {
+                    name: "Piet Pieters",
+                    organisation: Some("Jansen BV"),
+                    phones: vec![NewPhone {
+                        e164: "+31201234567",
+                        original: "+31 20 1234567",
+                        label: None,
+                    }],
+                },
+                2,
+            )
+            .await
+            .unwrap();
+
+        let by_mobile = store.customers_by_number("+31612345678").await.unwrap();
+        let by_office = store.customers_by_number("+31201234567").await.unwrap();
+
+        assert_eq!(by_mobile.len(), 1);
+        assert_eq!(by_mobile[0].id, jan);
+        assert_eq!(by_mobile[0].name, "Jan Jansen");
+        assert_eq!(by_mobile[0].organisation.as_deref(), Some("Jansen BV"));
+        assert_eq!(
+            by_office.iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![jan, colleague]
+        );
+        assert!(store
+            .customers_by_number("+31999999999")
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.customer_count().await.unwrap(), 2);
+    }
+);
+
+store_test!(
+    an_interaction_records_times_outcome_and_notes,
+    |store: Store| async move {
+        let agent_id = agent(&store, "ann", "2001").await;
+        let customer = store
+            .create_customer(
+                NewCustomer {
+                    name: "Jan",
+                    organisation: None,
+                    phones: vec![],
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        let call = CallId("call-1@host".into());
+        let id = store
+            .open_interaction(NewInteraction {
+                call_id: &call,
+                customer: Some(customer),
+                agent: Some(agent_id),
+                direction: Direction::Inbound,
+                caller_number: Some("+31201234567"),
+                called_number: "2001",
+                ringing_at_ms: 10_000,
+            })
+            .await
+            .unwrap();
+
+        store.mark_answered(id, 14_500).await.unwrap();
+        store
+            .save_wrap_up(id, "wants a callback", Some("callback"), 20_000)
+            .await
+            .unwrap();
+        let closed = store
+            .close_interaction(id, 75_900, Outcome::Completed)
+            .await
+            .unwrap();
+
+        assert_eq!(closed.call_id, call);
+        assert_eq!(closed.customer, Some(customer));
+        assert_eq!(closed.agent, Some(agent_id));
+        assert_eq!(closed.caller_number.as_deref(), Some("+31201234567"));
+        assert_eq!(closed.called_number, "2001");
+        assert_eq!(closed.ringing_at_ms, 10_000);
+        assert_eq!(closed.answered_at_ms, Some(14_500));
+        assert_eq!(closed.ended_at_ms, Some(75_900));
+        assert_eq!(closed.wait_seconds, Some(4));
+        assert_eq!(closed.talk_seconds, Some(61));
+        assert_eq!(closed.outcome, Some(Outcome::Completed));
+        assert_eq!(closed.notes, "wants a callback");
+        assert_eq!(closed.disposition.as_deref(), Some("callback"));
+        assert_eq!(
+            store.interaction_by_call(&call).await.unwrap(),
+            Some(closed)
+        );
+        let again = store
+            .open_interaction(NewInteraction {
+                call_id: &call,
+                customer: None,
+                agent: None,
+                direction: Direction::Inbound,
+                caller_number: None,
+                called_number: "2001",
+                ringing_at_ms: 1,
+            })
+            .await;
+        assert!(
+            matches!(again, Err(Error::Conflict("call id"))),
+            "{again:?}"
+        );
+    }
+);
+
+store_test!(
+    recent_interactions_are_newest_first_without_the_current_call,
+    |store: Store| async move {
+        let customer = store
+            .create_customer(
+                NewCustomer {
+                    name: "Jan",
+                    organisation: None,
+                    phones: vec![],
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        for n in 0..7 {
+            let call = CallId(format!("c{n}"));
+            let id = store
+                .open_interaction(NewInteraction {
+                    call_id: &call,
+                    customer: Some(customer),
+                    agent: None,
+                    direction: Direction::Inbound,
+                    caller_number: Some("+31201234567"),
+                    called_number: "2001",
+                    ringing_at_ms: 1_000 * n,
+                })
+                .await
+                .unwrap();
+            store
+                .close_interaction(id, 1_000 * n + 500, Outcome::Abandoned)
+                .await
+                .unwrap();
+        }
+
+        let recent = store
+            .recent_interactions(customer, &CallId("c6".into()), 5)
+            .await
+            .unwrap();
+
+        let times: Vec<i64> = recent.iter().map(|s| s.ringing_at_ms).collect();
+        assert_eq!(times, vec![5_000, 4_000, 3_000, 2_000, 1_000]);
+        assert!(recent.iter().all(|s| s.outcome == Some(Outcome::Abandoned)));
+    }
+);
+
+store_test!(
+    unknown_and_withheld_callers_are_logged_without_a_customer,
+    |store: Store| async move {
+        let call = CallId("anon".into());
+        let id = store
+            .open_interaction(NewInteraction {
+                call_id: &call,
+                customer: None,
+                agent: None,
+                direction: Direction::Inbound,
+                caller_number: None,
+                called_number: "2002",
+                ringing_at_ms: 5_000,
+            })
+            .await
+            .unwrap();
+
+        let closed = store
+            .close_interaction(id, 9_000, Outcome::Abandoned)
+            .await
+            .unwrap();
+
+        assert_eq!(closed.customer, None);
+        assert_eq!(closed.caller_number, None);
+        assert_eq!(closed.wait_seconds, Some(4));
+        assert_eq!(closed.talk_seconds, Some(0));
+        assert!(matches!(
+            store
+                .save_wrap_up(ringside_protocol::InteractionId(999), "x", None, 1)
+                .await,
+            Err(Error::NotFound("interaction"))
+        ));
+    }
+);
+
+store_test!(
+    interrupted_calls_are_closed_as_failed_at_start,
+    |store: Store| async move {
+        let call = CallId("left-open".into());
+        let id = store
+            .open_interaction(NewInteraction {
+                call_id: &call,
+                customer: None,
+                agent: None,
+                direction: Direction::Inbound,
+                caller_number: Some("+31201234567"),
+                called_number: "2001",
+                ringing_at_ms: 5_000,
+            })
+            .await
+            .unwrap();
+
+        assert_eq!(store.close_interrupted(8_000).await.unwrap(), 1);
+        assert_eq!(store.close_interrupted(9_000).await.unwrap(), 0);
+
+        let row = store.interaction(id).await.unwrap().unwrap();
+        assert_eq!(row.outcome, Some(Outcome::Failed));
+        assert_eq!(row.ended_at_ms, Some(8_000));
+    }
+);
