@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use ringside_protocol::{CallId, CallState, Pop, ServerMessage, UserId};
+use ringside_protocol::{CallId, CallState, Me, Pop, ServerMessage, UserId};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
@@ -72,26 +72,23 @@ impl Hub {
         }
     }
 
-    /// Registers a console of `agent` and queues `hello` plus the agent's live pops for it.
-    pub fn attach(&self, agent: UserId, hello: &ServerMessage) -> Attached {
+    /// Registers a console of `agent` and queues its greeting: `me`, the agent's live pops
+    /// and the server time `now_ms`.
+    pub fn attach(&self, agent: UserId, me: Me, now_ms: i64) -> Attached {
         let id = ConsoleId(self.next_console.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = mpsc::channel(CONSOLE_QUEUE);
         let mut agents = self.lock();
         let entry = agents.entry(agent).or_default();
 
         // Under the lock: no pop can be published between the snapshot and the registration.
-        let mut queued = std::iter::once(frame_of(hello))
-            .chain(entry.pops.iter().map(|p| p.frame.clone()))
-            .collect::<Vec<_>>();
-        if queued.len() > CONSOLE_QUEUE {
-            // More live pops than the queue holds: keep the hello and the newest ones.
-            let excess = queued.len() - CONSOLE_QUEUE;
-            queued.drain(1..=excess);
-        }
-        for frame in queued {
-            // Cannot fail: the channel is new and the list fits its capacity.
-            let _ = tx.try_send(frame);
-        }
+        let pops = entry.pops.iter().map(|p| p.pop.clone()).collect();
+        let hello = ServerMessage::Hello {
+            me,
+            pops,
+            server_time_ms: now_ms,
+        };
+        // Cannot fail: the channel is new and empty.
+        let _ = tx.try_send(frame_of(&hello));
         entry.consoles.push(Console { id, tx });
         self.metrics.ws_consoles.fetch_add(1, Ordering::Relaxed);
         Attached { id, rx }
@@ -248,7 +245,7 @@ fn frame_of(message: &ServerMessage) -> Utf8Bytes {
 
 #[cfg(test)]
 mod tests {
-    use ringside_protocol::{Caller, Direction, InteractionId, Me, Outcome};
+    use ringside_protocol::{Caller, Direction, InteractionId, Outcome};
 
     use super::*;
 
@@ -258,16 +255,14 @@ mod tests {
         Hub::new(Arc::new(Metrics::default()), 60_000)
     }
 
-    fn hello() -> ServerMessage {
-        ServerMessage::Hello {
-            me: Me {
-                id: ANN,
-                username: "ann".into(),
-                display_name: "Ann".into(),
-                extension: Some("2001".into()),
-                role: "agent".into(),
-                dispositions: vec![],
-            },
+    fn hello() -> Me {
+        Me {
+            id: ANN,
+            username: "ann".into(),
+            display_name: "Ann".into(),
+            extension: Some("2001".into()),
+            role: "agent".into(),
+            dispositions: vec![],
         }
     }
 
@@ -295,9 +290,9 @@ mod tests {
     #[tokio::test]
     async fn every_console_of_the_agent_gets_the_pop() {
         let hub = hub();
-        let mut a = hub.attach(ANN, &hello());
-        let mut b = hub.attach(ANN, &hello());
-        let mut other = hub.attach(UserId(2), &hello());
+        let mut a = hub.attach(ANN, hello(), 7);
+        let mut b = hub.attach(ANN, hello(), 7);
+        let mut other = hub.attach(UserId(2), hello(), 7);
         for rx in [&mut a.rx, &mut b.rx, &mut other.rx] {
             assert!(matches!(
                 decode(rx.recv().await.unwrap()),
@@ -323,31 +318,33 @@ mod tests {
         hub.publish(ANN, pop("c1", CallState::Answered));
         hub.publish(ANN, pop("c2", CallState::Ringing));
 
-        let mut console = hub.attach(ANN, &hello());
+        let mut console = hub.attach(ANN, hello(), 7);
 
-        assert!(matches!(
-            decode(console.rx.recv().await.unwrap()),
-            ServerMessage::Hello { .. }
-        ));
-        let ServerMessage::Pop { pop: first } = decode(console.rx.recv().await.unwrap()) else {
-            panic!()
+        let ServerMessage::Hello {
+            pops,
+            server_time_ms,
+            ..
+        } = decode(console.rx.recv().await.unwrap())
+        else {
+            panic!("expected the greeting")
         };
-        let ServerMessage::Pop { pop: second } = decode(console.rx.recv().await.unwrap()) else {
-            panic!()
-        };
+        let listed: Vec<(&str, CallState)> = pops
+            .iter()
+            .map(|p| (p.call_id.0.as_str(), p.state))
+            .collect();
         assert_eq!(
-            (first.call_id.0.as_str(), first.state),
-            ("c1", CallState::Answered)
+            listed,
+            vec![("c1", CallState::Answered), ("c2", CallState::Ringing)]
         );
-        assert_eq!(second.call_id.0, "c2");
+        assert_eq!(server_time_ms, 7);
         assert!(console.rx.try_recv().is_err());
     }
 
     #[tokio::test]
     async fn a_slow_console_is_dropped_and_the_others_keep_receiving() {
         let hub = hub();
-        let mut slow = hub.attach(ANN, &hello());
-        let mut fast = hub.attach(ANN, &hello());
+        let mut slow = hub.attach(ANN, hello(), 7);
+        let mut fast = hub.attach(ANN, hello(), 7);
         let _ = fast.rx.recv().await;
 
         for n in 0..CONSOLE_QUEUE + 5 {
@@ -382,10 +379,8 @@ mod tests {
         let hub = hub();
         hub.publish(ANN, pop("ringing", CallState::Ringing));
         hub.publish(ANN, pop("done", CallState::Ended(Outcome::Abandoned)));
-        let mut console = hub.attach(ANN, &hello());
-        for _ in 0..3 {
-            console.rx.recv().await.unwrap();
-        }
+        let mut console = hub.attach(ANN, hello(), 7);
+        console.rx.recv().await.unwrap();
 
         hub.dismiss(ANN, &CallId("ringing".into()));
         hub.dismiss(ANN, &CallId("done".into()));

@@ -72,10 +72,18 @@ numeric_id!(
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// First message on every connection: who the console is logged in as.
+    /// First message on every connection: who the console is logged in as, and every pop
+    /// the agent has now. A console that reconnects replaces its list with these (a pop it
+    /// shows that is not among them was removed while it was away).
     Hello {
         /// The logged-in user.
         me: Me,
+        /// The agent's live pops (ringing, answered, and ended ones still in wrap-up),
+        /// oldest first.
+        pops: Vec<Pop>,
+        /// The server's clock when it sent this, so the console can run its call timers on
+        /// server time whatever its own clock says.
+        server_time_ms: i64,
     },
     /// A new pop, or a change to one the console already shows (same `call_id`).
     Pop {
@@ -228,7 +236,14 @@ impl fmt::Debug for Caller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Caller::Number(n) => {
-                let tail: String = n.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+                let tail: String = n
+                    .chars()
+                    .rev()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
                 write!(f, "Number(…{tail})")
             }
             Caller::Withheld => f.write_str("Withheld"),
@@ -299,7 +314,9 @@ pub struct LoginRequest {
 
 impl fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginRequest").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -406,10 +423,19 @@ mod tests {
     #[test]
     fn debug_output_hides_personal_data() {
         let caller = format!("{:?}", Caller::Number("+31201234567".into()));
-        let wrap = format!("{:?}", WrapUp { notes: "secret".into(), disposition: None });
+        let wrap = format!(
+            "{:?}",
+            WrapUp {
+                notes: "secret".into(),
+                disposition: None
+            }
+        );
         let login = format!(
             "{:?}",
-            LoginRequest { username: "ann".into(), password: "hunter2".into() }
+            LoginRequest {
+                username: "ann".into(),
+                password: "hunter2".into()
+            }
         );
 
         assert_eq!(caller, "Number(…67)");

@@ -2,7 +2,7 @@
 //!
 //! The socket is authenticated by the session cookie at upgrade time, and only upgraded
 //! when the browser's `Origin` names this server (a page elsewhere cannot ride on the
-//! agent's cookie). The server sends [`ServerMessage`] frames queued by the
+//! agent's cookie). The server sends [`ringside_protocol::ServerMessage`] frames queued by the
 //! [`crate::hub::Hub`]; the console may send [`ClientMessage`]s. A ping every 30 seconds
 //! keeps proxies from closing an idle socket.
 //!
@@ -17,10 +17,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use ringside_protocol::{ClientMessage, ServerMessage};
+use ringside_protocol::ClientMessage;
 
 use super::api::me_of;
 use super::{ApiError, AppState, CurrentUser};
+use crate::ingest::now_ms;
 use crate::store::UserRecord;
 
 /// Largest frame a console may send; its messages are a few dozen bytes.
@@ -62,10 +63,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 async fn console_session(socket: WebSocket, state: AppState, user: UserRecord) {
-    let hello = ServerMessage::Hello {
-        me: me_of(&user, &state.settings),
-    };
-    let mut attached = state.hub.attach(user.id, &hello);
+    let me = me_of(&user, &state.settings);
+    let mut attached = state.hub.attach(user.id, me, now_ms());
     tracing::info!(user.id = user.id.0, "console connected");
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(PING_EVERY);

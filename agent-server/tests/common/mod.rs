@@ -133,8 +133,14 @@ impl TestServer {
             .headers_mut()
             .insert("cookie", cookie.parse().unwrap());
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut console = Console { socket };
-        assert!(matches!(console.next().await, ServerMessage::Hello { .. }));
+        let mut console = Console {
+            socket,
+            greeted_with: Vec::new(),
+        };
+        match console.next().await {
+            ServerMessage::Hello { pops, .. } => console.greeted_with = pops,
+            other => panic!("expected the greeting, got {other:?}"),
+        }
         console
     }
 
@@ -172,6 +178,8 @@ pub async fn send_script(hep: SocketAddr, script: &[synth::ScriptedMessage], sta
 }
 
 pub struct Console {
+    /// The pops the greeting listed.
+    pub greeted_with: Vec<ringside_protocol::Pop>,
     pub socket: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,

@@ -50,6 +50,11 @@ pub fn place<T: Listed>(list: &[T], call_id: &CallId, ringing_at_ms: i64) -> Pla
     Placement::Insert(index)
 }
 
+/// Whether the call of `pop` is over (the card is in wrap-up).
+pub fn is_ended(pop: &ringside_protocol::Pop) -> bool {
+    matches!(pop.state, ringside_protocol::CallState::Ended(_))
+}
+
 /// Index of the entry for `call_id`, if the list holds one.
 pub fn position<T: Listed>(list: &[T], call_id: &CallId) -> Option<usize> {
     list.iter().position(|entry| entry.call_id() == call_id)
@@ -98,6 +103,17 @@ pub(crate) mod tests {
 
     fn ids(list: &[Pop]) -> Vec<&str> {
         list.iter().map(|p| p.call_id.0.as_str()).collect()
+    }
+
+    #[test]
+    fn only_ended_pops_count_as_ended() {
+        assert!(!is_ended(&pop("a", 1, CallState::Ringing)));
+        assert!(!is_ended(&pop("a", 1, CallState::Answered)));
+        assert!(is_ended(&pop(
+            "a",
+            1,
+            CallState::Ended(ringside_protocol::Outcome::Busy)
+        )));
     }
 
     #[test]

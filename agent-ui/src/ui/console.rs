@@ -44,6 +44,17 @@ impl Listed for PopEntry {
     }
 }
 
+/// How far the server's clock is ahead of the browser's, in milliseconds, as measured by
+/// the last greeting.
+static CLOCK_OFFSET_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The server's clock as far as the browser can tell: the browser clock corrected by the
+/// offset the last greeting showed. Call timers run on it, so a browser whose clock is
+/// wrong still shows true ringing and talk times.
+pub fn server_now_ms() -> i64 {
+    now_ms() + CLOCK_OFFSET_MS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The browser's clock, in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     // Date.now() is a whole number of milliseconds, well inside i64.
@@ -73,12 +84,30 @@ pub fn ConsolePage(
     };
 
     let on_message = move |message: ServerMessage| match message {
-        ServerMessage::Hello { me: fresh } => {
-            // Limitation: after a reconnect the server re-sends its current pops one by one
-            // with no end marker, so a card whose `PopRemoved` was missed while offline stays
-            // (a ringing one without a Dismiss button) until the page is reloaded. A greeting
-            // that carried the full list of current pops would let the console drop the rest.
+        ServerMessage::Hello {
+            me: fresh,
+            pops: current,
+            server_time_ms,
+        } => {
+            CLOCK_OFFSET_MS.store(
+                server_time_ms - now_ms(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             me.try_set(fresh);
+            // The greeting lists every live pop: a ringing or answered card that is not among
+            // them ended and was removed while the console was away. Ended cards stay until
+            // the agent dismisses them, since the agent may still be writing the wrap-up.
+            let live: HashSet<CallId> = current.iter().map(|p| p.call_id.clone()).collect();
+            pops.try_update(|list| {
+                list.retain(|entry| {
+                    live.contains(&entry.call_id) || entry.pop.with_untracked(pops::is_ended)
+                })
+            });
+            for pop in current {
+                if dismissed.try_with_value(|d| d.contains(&pop.call_id)) == Some(false) {
+                    receive(pops, pop);
+                }
+            }
             let waiting = unsent.try_update_value(std::mem::take).unwrap_or_default();
             for call_id in waiting {
                 let message = ClientMessage::Dismiss {

@@ -19,7 +19,7 @@ use crate::{
         draft::Draft,
         timer,
     },
-    ui::console::{now_ms, PopEntry},
+    ui::console::{server_now_ms, PopEntry},
 };
 
 /// How the last save of the wrap-up went, as shown beside the Save button.
@@ -45,8 +45,8 @@ pub fn PopCard(
     let state = Memo::new(move |_| pop.with(|p| p.state));
     let ended = move || matches!(state.get(), CallState::Ended(_));
 
-    let now = RwSignal::new(now_ms());
-    match set_interval_with_handle(move || now.set(now_ms()), Duration::from_secs(1)) {
+    let now = RwSignal::new(server_now_ms());
+    match set_interval_with_handle(move || now.set(server_now_ms()), Duration::from_secs(1)) {
         Ok(handle) => on_cleanup(move || handle.clear()),
         Err(_) => leptos::logging::warn!("could not start a pop timer"),
     }
