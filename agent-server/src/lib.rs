@@ -102,6 +102,8 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         );
     }
     let first_admin_password = users::ensure_first_admin(&store).await?;
+    let region = settings.default_region;
+    tokio::task::spawn_blocking(move || phone::warm_up(region)).await?;
 
     let metrics = Arc::new(Metrics::default());
     let wrapup_keep_ms = i64::try_from(settings.wrapup_keep_secs * 1000).unwrap_or(i64::MAX);

@@ -75,6 +75,12 @@ pub fn normalise_or_keep(text: &str, region: country::Id) -> String {
     }
 }
 
+/// Loads libphonenumber's metadata now rather than on the first call's lookup, which
+/// would otherwise wait for it (a few hundred milliseconds).
+pub fn warm_up(region: country::Id) {
+    let _ = normalise("+31201234567", region);
+}
+
 /// Drops what people put between digits, and the `(0)` written after a country code.
 fn clean(text: &str) -> String {
     let without_trunk_hint = text.replace("(0)", "");
