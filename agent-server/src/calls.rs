@@ -152,10 +152,11 @@ impl CallService {
         };
         let interaction = match self.store.open_interaction(new).await {
             Ok(id) => id,
-            // The same call seen again after a restart: keep logging on its row.
+            // The call is still open on its row (the same call seen again): keep logging
+            // there. A reused call id of an ended call gets a row of its own instead.
             Err(store::Error::Conflict(_)) => match self.store.interaction_by_call(&call).await? {
-                Some(existing) => existing.id,
-                None => return Err(store::Error::NotFound("interaction")),
+                Some(existing) if existing.ended_at_ms.is_none() => existing.id,
+                _ => return Err(store::Error::Conflict("call id")),
             },
             Err(err) => return Err(err),
         };

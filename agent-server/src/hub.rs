@@ -23,6 +23,11 @@ use crate::metrics::Metrics;
 /// Messages a console may have queued before it is dropped as too slow.
 pub const CONSOLE_QUEUE: usize = 64;
 
+/// Most live pops one agent has at once. No phone rings on that many calls; past it a
+/// flood (or a broken PBX) would only grow every greeting, so the oldest ended pop, or
+/// failing that the oldest pop, is forgotten and counted.
+pub const MAX_POPS_PER_AGENT: usize = CONSOLE_QUEUE;
+
 /// Identifies one open console (one browser tab).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConsoleId(u64);
@@ -125,11 +130,18 @@ impl Hub {
                 live.frame = frame.clone();
                 live.ended_at_ms = ended_at_ms;
             }
-            None => entry.pops.push(LivePop {
-                pop,
-                frame: frame.clone(),
-                ended_at_ms,
-            }),
+            None => {
+                if entry.pops.len() >= MAX_POPS_PER_AGENT {
+                    let oldest_ended = entry.pops.iter().position(|p| p.ended_at_ms.is_some());
+                    entry.pops.remove(oldest_ended.unwrap_or(0));
+                    self.metrics.pops_evicted.fetch_add(1, Ordering::Relaxed);
+                }
+                entry.pops.push(LivePop {
+                    pop,
+                    frame: frame.clone(),
+                    ended_at_ms,
+                });
+            }
         }
         self.send(entry, frame);
     }
@@ -359,6 +371,28 @@ mod tests {
             drained += 1;
         }
         assert_eq!(drained, CONSOLE_QUEUE);
+    }
+
+    #[tokio::test]
+    async fn an_agent_never_holds_more_than_the_cap_of_pops() {
+        let hub = hub();
+        hub.publish(ANN, pop("ended", CallState::Ended(Outcome::Busy)));
+        for n in 0..MAX_POPS_PER_AGENT + 3 {
+            hub.publish(ANN, pop(&format!("c{n}"), CallState::Ringing));
+        }
+
+        let pops = hub.pops_of(ANN);
+
+        assert_eq!(pops.len(), MAX_POPS_PER_AGENT);
+        assert!(
+            pops.iter().all(|p| p.call_id.0 != "ended"),
+            "the ended pop goes first"
+        );
+        assert_eq!(
+            pops.last().unwrap().call_id.0,
+            format!("c{}", MAX_POPS_PER_AGENT + 2)
+        );
+        assert_eq!(hub.metrics.pops_evicted.load(Ordering::Relaxed), 4);
     }
 
     #[tokio::test]

@@ -27,6 +27,12 @@ use crate::metrics::Metrics;
 /// Largest datagram read; a UDP datagram cannot be larger.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// How far a HEP capture time may be from the server's clock before the receive time is
+/// used instead. Live mirrors arrive within milliseconds; a capture agent with a wrong
+/// clock (or a forged datagram) must not date a call years away, where its timeouts
+/// would never, or at once, fire.
+pub const MAX_CLOCK_SKEW_MS: i64 = 300_000;
+
 /// Binds the HEP UDP socket, asking for `recv_buffer` bytes of kernel buffer.
 ///
 /// Returns the socket and the buffer size the kernel granted.
@@ -89,7 +95,22 @@ pub async fn run_udp(
 pub fn observe(tracker: &mut Tracker, datagram: &[u8], metrics: &Metrics) -> Vec<CallEvent> {
     metrics.hep_datagrams.fetch_add(1, Ordering::Relaxed);
     match ringside_sip::decode_datagram(datagram) {
-        Ok((packet, message)) => tracker.observe(&message, packet.timestamp_ms()),
+        Ok((packet, message)) => {
+            let received_ms = now_ms();
+            let mut at_ms = packet.timestamp_ms();
+            if (at_ms - received_ms).abs() > MAX_CLOCK_SKEW_MS {
+                metrics.hep_clock_skewed.fetch_add(1, Ordering::Relaxed);
+                at_ms = received_ms;
+            }
+            let before = tracker.stats();
+            let events = tracker.observe(&message, at_ms);
+            let after = tracker.stats();
+            let ignored = after.ignored - before.ignored;
+            let refused = after.calls_refused_full - before.calls_refused_full;
+            metrics.sip_ignored.fetch_add(ignored, Ordering::Relaxed);
+            metrics.calls_refused.fetch_add(refused, Ordering::Relaxed);
+            events
+        }
         Err(SipError::NotSip { .. }) => {
             metrics.hep_not_sip.fetch_add(1, Ordering::Relaxed);
             Vec::new()

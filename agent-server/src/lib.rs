@@ -152,6 +152,7 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         metrics: metrics.clone(),
         settings: settings.clone(),
         shutdown: shutdown.clone(),
+        login_slots: Arc::new(tokio::sync::Semaphore::new(http::api::LOGIN_SLOTS)),
     };
     if !settings.ui_dir.join("index.html").exists() {
         tracing::warn!(

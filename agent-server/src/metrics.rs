@@ -17,12 +17,23 @@ pub struct Metrics {
     pub hep_not_sip: AtomicU64,
     /// HEP datagrams whose SIP payload did not parse, dropped.
     pub sip_malformed: AtomicU64,
+    /// SIP messages that belong to no call the tracker follows and cannot start one (late
+    /// ACKs, strays, over-long Call-IDs).
+    pub sip_ignored: AtomicU64,
+    /// New calls refused because the tracker already follows its maximum of calls.
+    pub calls_refused: AtomicU64,
+    /// HEP capture times too far from the server's clock, replaced by the receive time.
+    pub hep_clock_skewed: AtomicU64,
     /// Call events produced by the tracker.
     pub call_events: AtomicU64,
     /// Call events that could not be stored (database trouble).
     pub call_event_errors: AtomicU64,
     /// Pop frames queued to consoles.
     pub pops_sent: AtomicU64,
+    /// Live pops forgotten because an agent had too many.
+    pub pops_evicted: AtomicU64,
+    /// Logins refused because too many were being checked at once.
+    pub logins_busy: AtomicU64,
     /// Consoles open now.
     pub ws_consoles: AtomicU64,
     /// Consoles dropped because they could not keep up.
@@ -34,7 +45,7 @@ pub struct Metrics {
 impl Metrics {
     /// Renders every counter in Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &AtomicU64, &str); 10] = [
+        let rows: [(&str, &str, &AtomicU64, &str); 15] = [
             (
                 "ringside_hep_datagrams_total",
                 "counter",
@@ -60,6 +71,24 @@ impl Metrics {
                 "SIP payloads dropped as malformed",
             ),
             (
+                "ringside_sip_ignored_total",
+                "counter",
+                &self.sip_ignored,
+                "SIP messages of no followed call",
+            ),
+            (
+                "ringside_calls_refused_total",
+                "counter",
+                &self.calls_refused,
+                "Calls refused, tracker full",
+            ),
+            (
+                "ringside_hep_clock_skewed_total",
+                "counter",
+                &self.hep_clock_skewed,
+                "Capture times replaced by receive time",
+            ),
+            (
                 "ringside_call_events_total",
                 "counter",
                 &self.call_events,
@@ -76,6 +105,18 @@ impl Metrics {
                 "counter",
                 &self.pops_sent,
                 "Pop frames queued to consoles",
+            ),
+            (
+                "ringside_pops_evicted_total",
+                "counter",
+                &self.pops_evicted,
+                "Live pops forgotten, agent over the cap",
+            ),
+            (
+                "ringside_logins_busy_total",
+                "counter",
+                &self.logins_busy,
+                "Logins refused, too many at once",
             ),
             (
                 "ringside_ws_consoles",
@@ -121,6 +162,6 @@ mod tests {
             text.contains("# TYPE ringside_ws_consoles gauge\n"),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 10);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 15);
     }
 }

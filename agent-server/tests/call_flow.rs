@@ -9,8 +9,6 @@ use common::{eventually, start};
 use ringside_protocol::{CallId, CallState, Caller, Direction, Outcome, ServerMessage};
 use ringside_sip::synth::CallShape;
 
-const T0: i64 = 1_790_000_000_000;
-
 #[tokio::test]
 async fn a_known_caller_pops_with_the_record_and_the_call_is_logged_with_notes() {
     let server = start().await;
@@ -19,7 +17,13 @@ async fn a_known_caller_pops_with_the_record_and_the_call_is_logged_with_notes()
 
     // The trunk sends the national form; the customer is stored in E.164.
     server
-        .play(CallShape::Answered, "call-1@pbx", "0201234567", "2001", T0)
+        .play(
+            CallShape::Answered,
+            "call-1@pbx",
+            "0201234567",
+            "2001",
+            common::t0_fixed(),
+        )
         .await;
 
     let ringing = console.next_pop().await;
@@ -28,7 +32,7 @@ async fn a_known_caller_pops_with_the_record_and_the_call_is_logged_with_notes()
     assert_eq!(ringing.caller, Caller::Number("+31201234567".into()));
     assert_eq!(ringing.called, "2001");
     assert_eq!(ringing.direction, Direction::Inbound);
-    assert_eq!(ringing.ringing_at_ms, T0);
+    assert_eq!(ringing.ringing_at_ms, common::t0_fixed());
     let card = ringing.customer.clone().expect("known customer");
     assert_eq!(card.id, server.jan);
     assert_eq!(card.name, "Jan Jansen");
@@ -40,7 +44,7 @@ async fn a_known_caller_pops_with_the_record_and_the_call_is_logged_with_notes()
     // The phone answers after 4 s of ringing; the proxy's copies follow within a few ms.
     let answered_at = answered.answered_at_ms.unwrap();
     assert!(
-        (T0 + 4_000..T0 + 4_010).contains(&answered_at),
+        (common::t0_fixed() + 4_000..common::t0_fixed() + 4_010).contains(&answered_at),
         "{answered_at}"
     );
     let ended = console.next_pop().await;
@@ -75,7 +79,7 @@ async fn a_known_caller_pops_with_the_record_and_the_call_is_logged_with_notes()
     assert_eq!(row.agent, Some(server.ann));
     assert_eq!(row.caller_number.as_deref(), Some("+31201234567"));
     assert_eq!(row.called_number, "2001");
-    assert_eq!(row.ringing_at_ms, T0);
+    assert_eq!(row.ringing_at_ms, common::t0_fixed());
     assert_eq!(row.answered_at_ms, answered.answered_at_ms);
     assert_eq!(row.ended_at_ms, ended.ended_at_ms);
     assert_eq!(row.wait_seconds, Some(4));
@@ -91,7 +95,7 @@ async fn a_known_caller_pops_with_the_record_and_the_call_is_logged_with_notes()
             "call-2@pbx",
             "+31201234567",
             "2001",
-            T0 + 60_000,
+            common::t0_fixed() + 60_000,
         )
         .await;
     let next = console.next_pop().await;
@@ -119,7 +123,7 @@ async fn unknown_withheld_busy_and_rejected_calls_are_logged_with_their_outcome(
             "unknown@pbx",
             "+31612345678",
             "2001",
-            T0,
+            common::t0_fixed(),
         )
         .await;
     let pop = console.next_pop().await;
@@ -134,7 +138,7 @@ async fn unknown_withheld_busy_and_rejected_calls_are_logged_with_their_outcome(
             "withheld@pbx",
             "+31201234567",
             "2001",
-            T0,
+            common::t0_fixed(),
         )
         .await;
     let pop = console.next_pop().await;
@@ -147,7 +151,13 @@ async fn unknown_withheld_busy_and_rejected_calls_are_logged_with_their_outcome(
     console.next_pop().await;
 
     server
-        .play(CallShape::Busy, "busy@pbx", "+31201234567", "2001", T0)
+        .play(
+            CallShape::Busy,
+            "busy@pbx",
+            "+31201234567",
+            "2001",
+            common::t0_fixed(),
+        )
         .await;
     assert_eq!(console.next_pop().await.state, CallState::Ringing);
     assert_eq!(
@@ -161,7 +171,7 @@ async fn unknown_withheld_busy_and_rejected_calls_are_logged_with_their_outcome(
             "rejected@pbx",
             "+31201234567",
             "2001",
-            T0,
+            common::t0_fixed(),
         )
         .await;
     assert_eq!(console.next_pop().await.state, CallState::Ringing);
@@ -212,7 +222,7 @@ async fn pops_reach_only_the_ringing_agent_and_every_console_of_theirs() {
             "for-ann@pbx",
             "+31201234567",
             "2001",
-            T0,
+            common::t0_fixed(),
         )
         .await;
     server
@@ -221,7 +231,7 @@ async fn pops_reach_only_the_ringing_agent_and_every_console_of_theirs() {
             "for-bob@pbx",
             "+31612345678",
             "2002",
-            T0,
+            common::t0_fixed(),
         )
         .await;
 
@@ -254,7 +264,7 @@ async fn a_console_that_reconnects_while_it_rings_gets_the_pop_again() {
         .filter(|m| m.offset_ms < 4_000)
         .cloned()
         .collect();
-    common::send_script(server.running.hep_addr, &ringing, T0).await;
+    common::send_script(server.running.hep_addr, &ringing, common::t0_fixed()).await;
     let hub = server.running.hub.clone();
     let ann = server.ann;
     eventually(|| {
@@ -285,7 +295,7 @@ async fn malformed_datagrams_are_counted_and_the_next_call_still_pops() {
     socket.send_to(b"HEP3\x00\x40truncated", hep).await.unwrap();
     let mut bad_sip = ringside_sip::synth::to_hep(
         &ringside_sip::synth::call_messages(CallShape::Answered, "x", "1", None, "2001", 1, 1)[0],
-        T0,
+        common::t0_fixed(),
         1,
     );
     let len = bad_sip.len();
@@ -299,7 +309,7 @@ async fn malformed_datagrams_are_counted_and_the_next_call_still_pops() {
             "after-garbage@pbx",
             "+31201234567",
             "2001",
-            T0,
+            common::t0_fixed(),
         )
         .await;
 
@@ -327,7 +337,13 @@ async fn dismissing_an_ended_pop_removes_it_for_every_console() {
     let mut tab1 = server.console(&cookie).await;
     let mut tab2 = server.console(&cookie).await;
     server
-        .play(CallShape::Busy, "gone@pbx", "+31201234567", "2001", T0)
+        .play(
+            CallShape::Busy,
+            "gone@pbx",
+            "+31201234567",
+            "2001",
+            common::t0_fixed(),
+        )
         .await;
     for tab in [&mut tab1, &mut tab2] {
         tab.next_pop().await;

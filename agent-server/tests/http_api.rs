@@ -8,8 +8,6 @@ use common::start;
 use ringside_sip::synth::CallShape;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const T0: i64 = 1_790_000_000_000;
-
 async fn error_of(response: reqwest::Response) -> (u16, String) {
     let status = response.status().as_u16();
     let body: serde_json::Value = response.json().await.unwrap();
@@ -146,7 +144,13 @@ async fn wrap_up_checks_owner_length_and_disposition() {
     let (bob, _) = server.login("bob").await;
     let mut console = server.console(&cookie).await;
     server
-        .play(CallShape::Busy, "c@pbx", "+31201234567", "2001", T0)
+        .play(
+            CallShape::Busy,
+            "c@pbx",
+            "+31201234567",
+            "2001",
+            common::t0_fixed(),
+        )
         .await;
     let pop = console.next_pop().await;
     let url = format!(
@@ -187,7 +191,7 @@ async fn wrap_up_checks_owner_length_and_disposition() {
     );
     assert_eq!(
         error_of(bad_code).await,
-        (400, "disposition: unknown code \"made_up\"".into())
+        (400, "disposition: not one of the configured codes".into())
     );
     assert_eq!(
         error_of(missing).await,

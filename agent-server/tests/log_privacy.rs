@@ -43,7 +43,7 @@ async fn a_full_call_logs_no_number_name_or_note() {
             "private@pbx",
             "0201234567",
             "2001",
-            1_790_000_000_000,
+            common::t0(),
         )
         .await;
     let pop = console.next_pop().await;

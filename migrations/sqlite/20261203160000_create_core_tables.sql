@@ -37,7 +37,7 @@ CREATE INDEX customer_phones_by_e164 ON customer_phones (e164);
 
 CREATE TABLE interactions (
     id INTEGER PRIMARY KEY,
-    call_id TEXT NOT NULL UNIQUE,
+    call_id TEXT NOT NULL,
     customer_id INTEGER REFERENCES customers (id) ON DELETE SET NULL,
     agent_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
     direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
@@ -55,3 +55,8 @@ CREATE TABLE interactions (
 );
 
 CREATE INDEX interactions_by_customer ON interactions (customer_id, ringing_at_ms);
+
+-- A call id names one call while it lasts; PBXs reuse them later, so only open
+-- interactions (not yet ended) must be unique per call id.
+CREATE UNIQUE INDEX interactions_open_by_call ON interactions (call_id) WHERE ended_at_ms IS NULL;
+CREATE INDEX interactions_by_call ON interactions (call_id);

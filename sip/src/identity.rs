@@ -108,8 +108,14 @@ fn normalise_number(user: &str) -> Option<String> {
         .chars()
         .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
         .collect();
-    (!number.is_empty()).then_some(number)
+    // E.164 numbers have at most 15 digits; anything far longer, or holding control
+    // characters, is not a number a person dialled and would only bloat pops and rows.
+    let plausible = number.len() <= MAX_NUMBER_CHARS && !number.chars().any(char::is_control);
+    (!number.is_empty() && plausible).then_some(number)
 }
+
+/// Longest user part taken as a caller number: room for odd trunk formats and prefixes.
+pub const MAX_NUMBER_CHARS: usize = 32;
 
 /// Decodes `%XX` escapes (RFC 3261 §19.1.2); malformed escapes are kept as written.
 fn percent_decode(text: &str) -> String {
@@ -239,5 +245,12 @@ mod tests {
         assert_eq!(Masked("").to_string(), "…");
         assert_eq!(Masked("Zoë").to_string(), "…oë");
         assert_eq!(format!("{:?}", number("+31201234567")), "Number(…67)");
+    }
+
+    #[test]
+    fn implausible_numbers_are_not_taken_as_numbers() {
+        assert_eq!(normalise_number(&"1".repeat(33)), None);
+        assert_eq!(normalise_number("12%0034"), None);
+        assert_eq!(normalise_number(&"1".repeat(32)), Some("1".repeat(32)));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -37,23 +37,52 @@ pub fn me_of(user: &UserRecord, settings: &Settings) -> Me {
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(value)| value)
-        .map_err(|rejection| match rejection {
-            JsonRejection::MissingJsonContentType(_) => ApiError::NotJson(rejection.body_text()),
-            other => ApiError::BadRequest(other.body_text()),
+        .map_err(|rejection| match rejection.status() {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::NotJson(rejection.body_text()),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge("the body is too large".into()),
+            _ => ApiError::BadRequest(rejection.body_text()),
         })
 }
+
+fn id_in_path(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|_| ApiError::BadRequest("the id must be a number".into()))
+}
+
+/// Logins being checked at once at most; each argon2 check takes 19 MiB and a core for
+/// a while, so strangers must not be able to start thousands.
+pub const LOGIN_SLOTS: usize = 4;
+
+/// How long a login waits for a free slot before it is answered 503.
+const LOGIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(super) async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<(CookieJar, Json<Me>), ApiError> {
-    let request = json_body(body)?;
+    // The serde message would repeat what was sent (a password, say): give a fixed one.
+    let request = json_body(body).map_err(|err| match err {
+        ApiError::BadRequest(_) => {
+            ApiError::BadRequest("the body must be JSON with a username and a password".into())
+        }
+        other => other,
+    })?;
     if request.username.chars().count() > CREDENTIAL_MAX_CHARS
         || request.password.chars().count() > CREDENTIAL_MAX_CHARS
     {
         return Err(ApiError::BadRequest("username or password too long".into()));
     }
+    if request.username.contains('\0') || request.password.contains('\0') {
+        state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+        return Err(ApiError::BadCredentials);
+    }
+    let Ok(Ok(_slot)) = tokio::time::timeout(LOGIN_WAIT, state.login_slots.acquire()).await else {
+        state.metrics.logins_busy.fetch_add(1, Ordering::Relaxed);
+        return Err(ApiError::Busy(
+            "too many logins at once; try again in a moment",
+        ));
+    };
 
     let user = state.store.user_by_username(&request.username).await?;
     // Unknown users are checked against a decoy hash so both answers take as long.
@@ -126,10 +155,16 @@ fn may_annotate(user: &UserRecord, record: &InteractionRecord) -> bool {
 pub(super) async fn wrap_up(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
     body: Result<Json<WrapUp>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    let id = id_in_path(path)?;
     let wrap = json_body(body)?;
+    if wrap.notes.contains('\0') {
+        return Err(ApiError::BadRequest(
+            "notes: must not contain NUL characters".into(),
+        ));
+    }
     if wrap.notes.chars().count() > NOTES_MAX_CHARS {
         return Err(ApiError::BadRequest(format!(
             "notes: at most {NOTES_MAX_CHARS} characters"
@@ -138,9 +173,10 @@ pub(super) async fn wrap_up(
     let disposition = wrap.disposition.as_deref().filter(|d| !d.is_empty());
     if let Some(code) = disposition {
         if !state.settings.dispositions.iter().any(|d| d.code == code) {
-            return Err(ApiError::BadRequest(format!(
-                "disposition: unknown code {code:?}"
-            )));
+            // The code is not echoed: it could be anything, of any length.
+            return Err(ApiError::BadRequest(
+                "disposition: not one of the configured codes".into(),
+            ));
         }
     }
 
@@ -189,8 +225,9 @@ pub(super) struct InteractionView {
 pub(super) async fn interaction(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<i64>,
+    path: Result<Path<i64>, PathRejection>,
 ) -> Result<Json<InteractionView>, ApiError> {
+    let id = id_in_path(path)?;
     let record = state
         .store
         .interaction(InteractionId(id))

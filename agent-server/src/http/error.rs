@@ -30,6 +30,12 @@ pub enum ApiError {
     /// The body is not JSON (no `Content-Type: application/json`).
     #[error("{0}")]
     NotJson(String),
+    /// The body is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The server is busy with other requests of this kind; try again shortly.
+    #[error("{0}")]
+    Busy(&'static str),
     /// The request conflicts with stored data.
     #[error("{0}")]
     Conflict(String),
@@ -51,6 +57,8 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotJson(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) | ApiError::Store(store::Error::Conflict(_)) => {
                 StatusCode::CONFLICT
             }

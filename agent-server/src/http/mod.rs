@@ -9,7 +9,7 @@
 //! - `GET /healthz`, `GET /metrics`
 //! - everything else: files of the built console from `ui_dir`
 
-mod api;
+pub mod api;
 mod error;
 mod ws;
 
@@ -48,6 +48,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Fires when the server shuts down; websockets close on it.
     pub shutdown: CancellationToken,
+    /// Bounds the password checks running at once (see [`api::LOGIN_SLOTS`]).
+    pub login_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The user behind the request's session cookie; rejects with 401 when there is none.

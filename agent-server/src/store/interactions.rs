@@ -120,7 +120,7 @@ impl Store {
     /// Opens the interaction of a call that starts ringing.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when this call already has one.
+    /// [`Error::Conflict`] when this call id already has an open (not ended) interaction.
     pub async fn open_interaction(&self, new: NewInteraction<'_>) -> Result<InteractionId> {
         let row = sqlx::query(
             "INSERT INTO interactions (call_id, customer_id, agent_id, direction, caller_number, \
@@ -238,12 +238,14 @@ impl Store {
         row.as_ref().map(record_from_row).transpose()
     }
 
-    /// The interaction of this call.
+    /// The latest interaction of this call id (PBXs may reuse a call id for a later call).
     ///
     /// # Errors
     /// [`Error::Database`].
     pub async fn interaction_by_call(&self, call: &CallId) -> Result<Option<InteractionRecord>> {
-        let sql = format!("SELECT {COLUMNS} FROM interactions WHERE call_id = $1");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM interactions WHERE call_id = $1 ORDER BY id DESC LIMIT 1"
+        );
         let row = sqlx::query(&sql)
             .bind(&call.0)
             .fetch_optional(&self.pool)

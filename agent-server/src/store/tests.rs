@@ -334,21 +334,6 @@ store_test!(
             store.interaction_by_call(&call).await.unwrap(),
             Some(closed)
         );
-        let again = store
-            .open_interaction(NewInteraction {
-                call_id: &call,
-                customer: None,
-                agent: None,
-                direction: Direction::Inbound,
-                caller_number: None,
-                called_number: "2001",
-                ringing_at_ms: 1,
-            })
-            .await;
-        assert!(
-            matches!(again, Err(Error::Conflict("call id"))),
-            "{again:?}"
-        );
     }
 );
 

@@ -22,6 +22,18 @@ use tokio_util::sync::CancellationToken;
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// [`t0`] taken once per test binary, so one test's times line up with each other.
+pub fn t0_fixed() -> i64 {
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *T0.get_or_init(t0)
+}
+
+/// A capture time a minute ago: the server takes capture times within a few minutes of
+/// its own clock as they are (further off, it uses the receive time).
+pub fn t0() -> i64 {
+    agent_server::ingest::now_ms() - 60_000
+}
+
 pub struct TestServer {
     pub running: Running,
     pub base: String,

@@ -126,6 +126,10 @@ impl Fields {
             .call_id
             .filter(|id| !id.is_empty())
             .ok_or_else(|| Error::sip_header("Call-ID", "missing"))?;
+        // RFC 3261 §25.1: a Call-ID is a word of printable characters.
+        if call_id.chars().any(char::is_control) {
+            return Err(Error::sip_header("Call-ID", "control character"));
+        }
         let (cseq, cseq_method) = parse_cseq(self.cseq.as_deref())?;
         let from = party("From", self.from.as_deref())?;
         let to = party("To", self.to.as_deref())?;

@@ -8,6 +8,9 @@ use crate::tracker::{CallEventKind, EndCause, Side, TrackerConfig};
 /// transactions, and past this only the counter loses precision.
 const MAX_SEEN: usize = 16;
 
+/// Longest called number or extension kept.
+const MAX_CALLED_CHARS: usize = 64;
+
 /// An event before it is given its Call-ID.
 #[derive(Debug)]
 pub(super) struct Step {
@@ -59,9 +62,12 @@ impl Call {
             _ => return None,
         };
 
+        // A called number or extension longer than any dial plan uses is kept as
+        // "unknown": it cannot name an agent and would only bloat the call's state.
         let called = called
             .map(|user| user.split(';').next().unwrap_or_default().to_owned())
-            .filter(|user| !user.is_empty())
+            .filter(|user| !user.is_empty() && user.len() <= MAX_CALLED_CHARS)
+            .filter(|user| !user.chars().any(char::is_control))
             .unwrap_or_else(|| "unknown".to_owned());
         steps.push(Step {
             at_ms,
