@@ -161,6 +161,11 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         );
     }
     let app = http::router(state);
+    // Limitation: the HTTP server caps neither open connections nor the time a client may
+    // take to send its headers, so a stranger who can reach the port can hold many idle
+    // connections until the process runs out of file descriptors. Keep the HTTP port on
+    // loopback or behind a reverse proxy that enforces both; serving through hyper-util
+    // with a header-read timeout and an accept-side semaphore would lift it.
     let http_shutdown = shutdown.clone();
     tasks.spawn(async move {
         let served = axum::serve(listener, app)
