@@ -193,13 +193,18 @@ impl Hub {
     pub fn sweep(&self, now_ms: i64) -> usize {
         let mut agents = self.lock();
         let mut removed = 0;
+        let keep_ms = self.wrapup_keep_ms;
         for entry in agents.values_mut() {
-            let keep_ms = self.wrapup_keep_ms;
-            let before = entry.pops.len();
-            entry
-                .pops
-                .retain(|p| p.ended_at_ms.is_none_or(|ended| now_ms - ended < keep_ms));
-            removed += before - entry.pops.len();
+            let (kept, expired): (Vec<LivePop>, Vec<LivePop>) = std::mem::take(&mut entry.pops)
+                .into_iter()
+                .partition(|p| p.ended_at_ms.is_none_or(|ended| now_ms - ended < keep_ms));
+            entry.pops = kept;
+            removed += expired.len();
+            // Open consoles drop the card too, so a busy agent's page does not grow all day.
+            for live in expired {
+                let call_id = live.pop.call_id;
+                self.send(entry, frame_of(&ServerMessage::PopRemoved { call_id }));
+            }
         }
         agents.retain(|_, a| !a.consoles.is_empty() || !a.pops.is_empty());
         removed
@@ -401,8 +406,18 @@ mod tests {
         hub.publish(ANN, pop("c1", CallState::Ended(Outcome::Completed)));
         hub.publish(ANN, pop("c2", CallState::Ringing));
 
+        let mut console = hub.attach(ANN, hello(), 7);
+        console.rx.recv().await.unwrap();
+
         assert_eq!(hub.sweep(5_000 + 59_999), 0);
         assert_eq!(hub.sweep(5_000 + 60_000), 1);
+        let removed = decode(console.rx.recv().await.unwrap());
+        assert_eq!(
+            removed,
+            ServerMessage::PopRemoved {
+                call_id: CallId("c1".into())
+            }
+        );
 
         let left: Vec<String> = hub.pops_of(ANN).into_iter().map(|p| p.call_id.0).collect();
         assert_eq!(left, vec!["c2".to_string()]);

@@ -1,6 +1,6 @@
 //! `agent-server`: parses the command line and runs one subcommand.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use agent_server::config::{Cli, Command, Settings, UserCommand};
 use agent_server::store::Store;
@@ -14,11 +14,9 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RINGSIDE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     match &cli.command {
@@ -58,6 +56,20 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The log filter from `RINGSIDE_LOG` (default `info`). The raw SIP dump target
+/// `ringside::raw` holds personal data, so it stays off unless the filter names it, even
+/// at `trace`.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let wanted = std::env::var("RINGSIDE_LOG").unwrap_or_else(|_| "info".into());
+    let directives = if wanted.contains("ringside::raw") {
+        wanted
+    } else {
+        format!("{wanted},ringside::raw=off")
+    };
+    tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ringside::raw=off"))
 }
 
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {

@@ -86,12 +86,13 @@ pub async fn add_user(
     Ok((id, generated))
 }
 
-/// On an empty database, creates the `admin` account and returns its generated password.
+/// When no admin exists (a new database, or one where only agents were added), creates
+/// the `admin` account and returns its generated password.
 ///
 /// # Errors
-/// [`Error`] when the database fails.
+/// [`Error`] when the database fails, or a non-admin user is already called `admin`.
 pub async fn ensure_first_admin(store: &Store) -> Result<Option<SecretString>, Error> {
-    if store.user_count().await? > 0 {
+    if store.admin_count().await? > 0 {
         return Ok(None);
     }
     let spec = UserSpec {
@@ -129,4 +130,37 @@ pub async fn reset_password(
     let hash = auth::hash_password(password).await?;
     store.set_password_hash(user.id, &hash).await?;
     Ok(generated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::TestDb;
+
+    #[tokio::test]
+    async fn an_admin_is_created_once_even_when_agents_came_first() {
+        let db = TestDb::sqlite().await;
+        let spec = UserSpec {
+            username: "ann",
+            display_name: None,
+            extension: Some("2001"),
+            role: "agent",
+        };
+        add_user(
+            &db.store,
+            spec,
+            Some(SecretString::from("a-long-password-1")),
+        )
+        .await
+        .unwrap();
+
+        let first = ensure_first_admin(&db.store).await.unwrap();
+        let second = ensure_first_admin(&db.store).await.unwrap();
+
+        assert_eq!(first.map(|p| p.expose_secret().len()), Some(20));
+        assert!(second.is_none());
+        let admin = db.store.user_by_username("admin").await.unwrap().unwrap();
+        assert_eq!(admin.role, crate::store::Role::Admin);
+        db.finish().await;
+    }
 }

@@ -238,6 +238,33 @@ async fn pages_carry_security_headers_and_a_missing_console_says_how_to_build_it
 }
 
 #[tokio::test]
+async fn unknown_api_paths_and_wrong_methods_answer_in_json() {
+    let server = start().await;
+    let client = reqwest::Client::new();
+
+    let unknown = client
+        .get(format!("{}/api/v1/nothing/here", server.base))
+        .send()
+        .await
+        .unwrap();
+    let wrong_method = client
+        .get(format!("{}/api/v1/login", server.base))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        error_of(unknown).await,
+        (404, "API endpoint not found".into())
+    );
+    assert_eq!(
+        error_of(wrong_method).await,
+        (405, "method not allowed here".into())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn health_reports_a_database_that_is_gone() {
     let server = start().await;
     server.running.store.close().await;

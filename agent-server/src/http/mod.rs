@@ -19,7 +19,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::Router;
 use axum_extra::extract::CookieJar;
 use tokio_util::sync::CancellationToken;
@@ -96,8 +96,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/interactions/{id}", get(api::interaction))
         .route("/api/v1/interactions/{id}/wrap-up", put(api::wrap_up))
         .route(ringside_protocol::WS_PATH, get(ws::upgrade))
+        .route("/api/v1/{*rest}", any(api_unknown))
         .route("/healthz", get(api::health))
         .route("/metrics", get(api::metrics))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback_service(console)
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -116,6 +118,17 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .with_state(state)
+}
+
+async fn api_unknown() -> ApiError {
+    ApiError::NotFound("API endpoint")
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    let body = ringside_protocol::ApiError {
+        error: "method not allowed here".into(),
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
 }
 
 async fn console_missing(

@@ -136,6 +136,18 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
+    /// Number of users with the admin role.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn admin_count(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = $1")
+            .bind(Role::Admin.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// The user with this login name.
     ///
     /// # Errors
