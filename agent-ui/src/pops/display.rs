@@ -81,6 +81,15 @@ pub struct DispositionChoice {
     pub label: String,
 }
 
+/// The text shown for a saved disposition code: its configured label, or the code itself
+/// when it is no longer configured.
+pub fn disposition_label(configured: &[Disposition], code: &str) -> String {
+    configured
+        .iter()
+        .find(|d| d.code == code)
+        .map_or_else(|| code.to_owned(), |d| d.label.clone())
+}
+
 /// The choices of the disposition select: an empty one, then the configured codes.
 ///
 /// A code saved earlier that is no longer configured is kept as an extra choice labelled with
@@ -229,5 +238,16 @@ mod tests {
                 label: "retired".into()
             }
         );
+    }
+
+    #[test]
+    fn a_saved_code_shows_its_label_or_itself() {
+        let configured = vec![Disposition {
+            code: "callback".into(),
+            label: "Call back".into(),
+        }];
+
+        assert_eq!(disposition_label(&configured, "callback"), "Call back");
+        assert_eq!(disposition_label(&configured, "retired"), "retired");
     }
 }

@@ -142,7 +142,7 @@ pub fn PopCard(
             </div>
             <div class="pop-body">
                 <section class="pop-customer">
-                    {move || pop.with(|p| customer_view(p.customer.as_ref()))}
+                    {move || pop.with(|p| dispositions.with(|d| customer_view(p.customer.as_ref(), d)))}
                 </section>
                 <form class="pop-wrapup" on:submit=save>
                     <textarea
@@ -185,7 +185,7 @@ fn save_status_text(status: &SaveStatus) -> String {
 
 /// The customer block of a card: name, organisation and recent interactions, or a note
 /// that the caller is unknown.
-fn customer_view(customer: Option<&CustomerCard>) -> AnyView {
+fn customer_view(customer: Option<&CustomerCard>, dispositions: &[Disposition]) -> AnyView {
     let Some(customer) = customer else {
         return view! { <p class="pop-unknown">"Unknown caller"</p> }.into_any();
     };
@@ -197,7 +197,11 @@ fn customer_view(customer: Option<&CustomerCard>) -> AnyView {
     let recent = if customer.recent.is_empty() {
         view! { <p class="pop-recent-none">"No earlier interactions"</p> }.into_any()
     } else {
-        let rows = customer.recent.iter().map(summary_view).collect_view();
+        let rows = customer
+            .recent
+            .iter()
+            .map(|summary| summary_view(summary, dispositions))
+            .collect_view();
         view! { <ul class="pop-recent">{rows}</ul> }.into_any()
     };
 
@@ -210,10 +214,11 @@ fn customer_view(customer: Option<&CustomerCard>) -> AnyView {
 }
 
 /// One row of the recent-interactions list.
-fn summary_view(summary: &InteractionSummary) -> impl IntoView {
+fn summary_view(summary: &InteractionSummary, dispositions: &[Disposition]) -> impl IntoView {
     let when = local_time_text(summary.ringing_at_ms);
-    let disposition = summary.disposition.clone().map(|code| {
-        view! { <span class="recent-disposition">{code}</span> }
+    let disposition = summary.disposition.as_deref().map(|code| {
+        let label = display::disposition_label(dispositions, code);
+        view! { <span class="recent-disposition">{label}</span> }
     });
 
     view! {
