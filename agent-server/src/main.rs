@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use agent_server::config::{Cli, Command, Settings, UserCommand};
+use agent_server::config::{Cli, Command, ConfigArgs, Settings, UserCommand};
 use agent_server::store::Store;
 use agent_server::users::{self, UserSpec};
 use anyhow::Context;
@@ -22,18 +22,14 @@ async fn main() -> anyhow::Result<()> {
     match &cli.command {
         Command::Serve { demo } => serve(Settings::resolve(&cli.options, *demo)?, *demo).await,
         Command::Migrate => {
-            let settings = Settings::resolve(&cli.options, false)?;
-            let store = Store::connect(&settings.database_url).await?;
-            store.migrate().await?;
+            let store = open_store(&cli.options).await?;
             store.close().await;
             say("database schema is up to date")
         }
         Command::User {
             command: UserCommand::Add(args),
         } => {
-            let settings = Settings::resolve(&cli.options, false)?;
-            let store = Store::connect(&settings.database_url).await?;
-            store.migrate().await?;
+            let store = open_store(&cli.options).await?;
             let password = match &args.password_file {
                 Some(path) => Some(read_password_file(path)?),
                 None => None,
@@ -56,6 +52,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Opens the configured database and brings its schema up to date.
+async fn open_store(options: &ConfigArgs) -> anyhow::Result<Store> {
+    let settings = Settings::resolve(options, false)?;
+    let store = Store::connect(&settings.database_url)
+        .await
+        .context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
 }
 
 /// The log filter from `RINGSIDE_LOG` (default `info`). The raw SIP dump target

@@ -1,6 +1,6 @@
 //! User administration shared by the CLI, the first start and the demo.
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::auth;
 use crate::ingest::now_ms;
@@ -21,6 +21,18 @@ pub enum Error {
     /// The database refused the user.
     #[error(transparent)]
     Store(#[from] store::Error),
+}
+
+/// The password to set, and the same password again when it was generated here (to be
+/// shown once to whoever asked).
+fn given_or_generated(given: Option<SecretString>) -> (SecretString, Option<SecretString>) {
+    match given {
+        Some(given) => (given, None),
+        None => {
+            let fresh = auth::generate_password();
+            (fresh.clone(), Some(fresh))
+        }
+    }
 }
 
 /// A user to add.
@@ -63,13 +75,7 @@ pub async fn add_user(
         }
     }
 
-    let (password, generated) = match password {
-        Some(given) => (given, None),
-        None => {
-            let fresh = auth::generate_password();
-            (fresh.clone(), Some(fresh))
-        }
-    };
+    let (password, generated) = given_or_generated(password);
     let hash = auth::hash_password(password).await?;
     let id = store
         .create_user(
@@ -119,14 +125,7 @@ pub async fn reset_password(
         .user_by_username(username)
         .await?
         .ok_or(store::Error::NotFound("user"))?;
-    let (password, generated) = match password {
-        Some(given) => (given, None),
-        None => {
-            let fresh = auth::generate_password();
-            (fresh.clone(), Some(fresh))
-        }
-    };
-    debug_assert!(!password.expose_secret().is_empty());
+    let (password, generated) = given_or_generated(password);
     let hash = auth::hash_password(password).await?;
     store.set_password_hash(user.id, &hash).await?;
     Ok(generated)
@@ -134,6 +133,8 @@ pub async fn reset_password(
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
     use crate::store::tests::TestDb;
 

@@ -80,7 +80,8 @@ impl fmt::Debug for UserRecord {
     }
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, password_hash, role, extension";
+/// The columns of a [`UserRecord`], on the table alias `u`.
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.role, u.extension";
 
 fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord> {
     let role: String = row.try_get("role")?;
@@ -153,7 +154,7 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
         let row = sqlx::query(&sql)
             .bind(username)
             .fetch_optional(&self.pool)
@@ -166,7 +167,7 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn user(&self, id: UserId) -> Result<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1");
         let row = sqlx::query(&sql)
             .bind(id.0)
             .fetch_optional(&self.pool)
@@ -179,7 +180,7 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn user_by_extension(&self, extension: &str) -> Result<Option<UserRecord>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE extension = $1");
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.extension = $1");
         let row = sqlx::query(&sql)
             .bind(extension)
             .fetch_optional(&self.pool)
@@ -239,13 +240,8 @@ impl Store {
     /// [`Error::Database`].
     pub async fn session_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<UserRecord>> {
         let sql = format!(
-            "SELECT {} FROM users u JOIN sessions s ON s.user_id = u.id \
-             WHERE s.token_hash = $1 AND s.expires_at_ms > $2",
-            USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {USER_COLUMNS} FROM users u JOIN sessions s ON s.user_id = u.id \
+             WHERE s.token_hash = $1 AND s.expires_at_ms > $2"
         );
         let row = sqlx::query(&sql)
             .bind(token_hash)
