@@ -104,7 +104,15 @@ fn handle_client(state: &AppState, user: &UserRecord, text: &str) {
     match serde_json::from_str::<ClientMessage>(text) {
         Ok(ClientMessage::Dismiss { call_id }) => state.hub.dismiss(user.id, &call_id),
         Err(err) => {
-            tracing::debug!(user.id = user.id.0, error = %err, "unreadable console message ignored");
+            // serde's message quotes the offending value, which may be a number or a name:
+            // log only the kind of fault and where it is.
+            tracing::debug!(
+                user.id = user.id.0,
+                fault = ?err.classify(),
+                column = err.column(),
+                size_bytes = text.len(),
+                "unreadable console message ignored"
+            );
         }
     }
 }
