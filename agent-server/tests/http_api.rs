@@ -4,15 +4,9 @@
 
 mod common;
 
-use common::start;
+use common::{error_of, start};
 use ringside_sip::synth::CallShape;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-async fn error_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: serde_json::Value = response.json().await.unwrap();
-    (status, body["error"].as_str().unwrap().to_owned())
-}
 
 #[tokio::test]
 async fn login_refuses_wrong_passwords_and_unknown_users_alike() {

@@ -221,6 +221,16 @@ impl Console {
     }
 }
 
+/// Status and `error` text of an API error answer; fails the test if the body is not the
+/// JSON error every 4xx and 5xx must carry.
+pub async fn error_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("a JSON error body, got {status} {text:?}"));
+    (status, body["error"].as_str().unwrap().to_owned())
+}
+
 /// Polls `check` every 10 ms for up to 5 s.
 pub async fn eventually<F, Fut>(mut check: F)
 where
