@@ -118,6 +118,19 @@ macro_rules! store_test {
     };
 }
 
+/// An inbound call to extension 2001 with no customer or agent yet.
+fn inbound<'a>(call: &'a CallId, caller: Option<&'a str>, at_ms: i64) -> NewInteraction<'a> {
+    NewInteraction {
+        call_id: call,
+        customer: None,
+        agent: None,
+        direction: Direction::Inbound,
+        caller_number: caller,
+        called_number: "2001",
+        ringing_at_ms: at_ms,
+    }
+}
+
 async fn agent(store: &Store, username: &str, extension: &str) -> ringside_protocol::UserId {
     store
         .create_user(
@@ -296,13 +309,9 @@ store_test!(
         let call = CallId("call-1@host".into());
         let id = store
             .open_interaction(NewInteraction {
-                call_id: &call,
                 customer: Some(customer),
                 agent: Some(agent_id),
-                direction: Direction::Inbound,
-                caller_number: Some("+31201234567"),
-                called_number: "2001",
-                ringing_at_ms: 10_000,
+                ..inbound(&call, Some("+31201234567"), 10_000)
             })
             .await
             .unwrap();
@@ -355,13 +364,8 @@ store_test!(
             let call = CallId(format!("c{n}"));
             let id = store
                 .open_interaction(NewInteraction {
-                    call_id: &call,
                     customer: Some(customer),
-                    agent: None,
-                    direction: Direction::Inbound,
-                    caller_number: Some("+31201234567"),
-                    called_number: "2001",
-                    ringing_at_ms: 1_000 * n,
+                    ..inbound(&call, Some("+31201234567"), 1_000 * n)
                 })
                 .await
                 .unwrap();
@@ -422,15 +426,7 @@ store_test!(
     |store: Store| async move {
         let call = CallId("left-open".into());
         let id = store
-            .open_interaction(NewInteraction {
-                call_id: &call,
-                customer: None,
-                agent: None,
-                direction: Direction::Inbound,
-                caller_number: Some("+31201234567"),
-                called_number: "2001",
-                ringing_at_ms: 5_000,
-            })
+            .open_interaction(inbound(&call, Some("+31201234567"), 5_000))
             .await
             .unwrap();
 
@@ -440,5 +436,34 @@ store_test!(
         let row = store.interaction(id).await.unwrap().unwrap();
         assert_eq!(row.outcome, Some(Outcome::Failed));
         assert_eq!(row.ended_at_ms, Some(8_000));
+    }
+);
+
+store_test!(
+    a_call_id_reused_after_the_call_ended_gets_a_new_row,
+    |store: Store| async move {
+        let call = CallId("reused".into());
+        let first = store
+            .open_interaction(inbound(&call, None, 1_000))
+            .await
+            .unwrap();
+        let while_open = store.open_interaction(inbound(&call, None, 1_500)).await;
+        store
+            .close_interaction(first, 2_000, Outcome::Completed)
+            .await
+            .unwrap();
+
+        let second = store
+            .open_interaction(inbound(&call, None, 90_000))
+            .await
+            .unwrap();
+
+        assert!(
+            matches!(while_open, Err(Error::Conflict("call id"))),
+            "{while_open:?}"
+        );
+        assert_ne!(first, second);
+        let latest = store.interaction_by_call(&call).await.unwrap().unwrap();
+        assert_eq!((latest.id, latest.ended_at_ms), (second, None));
     }
 );
