@@ -68,6 +68,34 @@ pub enum Error {
         offset: usize,
     },
 
+    /// A HEPv1/v2 header is cut short, names an unknown address family, or its length
+    /// byte does not match that family.
+    #[error("hep v1/v2 header is malformed")]
+    HepV2Malformed,
+
+    /// A datagram is neither HEPv3, HEPv2, HEPv1 nor a plain SIP message.
+    #[error("datagram is neither hep nor sip")]
+    UnknownDatagram,
+
+    /// A HEPv3 stream does not continue with the `HEP3` magic where the next frame should
+    /// start; the stream cannot be resynchronised and should be closed.
+    #[error("hep stream lost its framing: no hep3 magic where a frame should start")]
+    HepStreamGarbage,
+
+    /// A HEPv3 stream frame declares a length below the header or above the allowed
+    /// maximum.
+    #[error("hep stream frame of {declared} bytes is outside 6..={max}")]
+    HepStreamFrameSize {
+        /// Total length the frame header declares.
+        declared: usize,
+        /// Largest frame the decoder accepts.
+        max: usize,
+    },
+
+    /// A capture file is neither pcap nor pcapng.
+    #[error("capture file is neither pcap nor pcapng")]
+    CaptureFormat,
+
     /// The HEP packet carries another protocol than SIP.
     #[error("hep packet carries protocol type {proto_type}, not sip")]
     NotSip {

@@ -7,8 +7,10 @@
 //!
 //! # Layout
 //!
+//! - [`capture`]: SIP out of pcap and pcapng files, [`capture::read`], whatever the link,
+//!   IP version, fragmenting, tunnel and transport (UDP, TCP, SCTP, HEP inside them).
 //! - [`hep`]: HEPv3 framing, [`hep::decode`] and [`hep::encode`], plus a reader for the
-//!   lab's hepdump files.
+//!   lab's hepdump files, HEPv1/v2, a HEPv3 stream decoder and [`hep::decode_any`].
 //! - [`message`]: [`message::parse`] turns a SIP payload into a small [`SipMessage`]
 //!   (start line, Call-ID, CSeq, From, To, P-Asserted-Identity, Privacy, Reason).
 //! - [`identity`]: the caller id shown to agents ([`CallerId`]) and [`Masked`] for logs.
@@ -23,6 +25,7 @@
 //! ([`message::CallIdDigest`]); whole messages are logged only at `trace` on the target
 //! `ringside::raw`, which stays off unless an operator enables it.
 
+pub mod capture;
 pub mod hep;
 pub mod identity;
 pub mod message;

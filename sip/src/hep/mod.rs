@@ -12,6 +12,10 @@
 //! capture agent id, 0x000f payload, 0x0011 correlation id and 0x0013 node name. The auth
 //! key 0x000e, every other type and every chunk of a non-zero vendor are skipped.
 //!
+//! Also here: HEPv1/v2 ([`decode_legacy`]), telling HEP from plain SIP in one datagram
+//! ([`classify`], [`decode_any`]) and cutting a TCP stream into HEPv3 frames
+//! ([`StreamDecoder`]).
+//!
 //! Every length field is checked before it is used, so a malformed datagram yields an
 //! [`Error`] and never a panic.
 //!
@@ -24,13 +28,21 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::{Error, Result};
 
+mod any;
 mod dump;
 mod encoding;
+pub(crate) mod legacy;
+#[cfg(test)]
+mod other_tests;
+mod stream;
 #[cfg(test)]
 mod tests;
 
+pub use any::{classify, decode_any, looks_like_sip, AnyPacket, DatagramKind};
 pub use dump::{dump_records, DumpRecords};
 pub use encoding::encode;
+pub use legacy::decode_legacy;
+pub use stream::StreamDecoder;
 
 /// HEPv3 magic at the start of every datagram.
 const MAGIC: &[u8; 4] = b"HEP3";
