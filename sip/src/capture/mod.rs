@@ -50,6 +50,7 @@ use crate::{Error, Result};
 
 mod fragments;
 mod packet;
+mod sip_stream;
 mod tcp;
 #[cfg(test)]
 mod tests;

@@ -11,27 +11,32 @@
 //! lost, counted, and the stream goes on from the first waiting segment). At most
 //! [`MAX_FLOWS`] flows are kept; the least recently used goes first.
 //!
+//! Limitation: a segment the capture missed for good (never retransmitted within it)
+//! holds back its flow until 128 segments or 256 KiB wait behind it; the messages after
+//! the gap then come out late, dated by the frame that gave the gap up, and the message
+//! across the gap is lost. Giving gaps up after a time would lift it, but capture times
+//! cannot be trusted.
+//!
 //! Whether a stream is SIP or HEP is decided by content: `HEP3` at the start makes it HEP,
-//! a SIP start line makes it SIP. Anything else before a SIP start line is thrown away,
-//! so a capture that starts in the middle of a message picks up at the next one; a stream
-//! with no SIP start line in its first [`MAX_HEAD_BYTES`] is ignored from then on.
+//! a SIP start line makes it SIP (cut as [`super::sip_stream`] says). Anything else
+//! before a SIP start line is thrown away, so a capture that starts in the middle of a
+//! message picks up at the next one; a stream with no SIP start line in its first 64 KiB
+//! is ignored from then on.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::hep::{looks_like_sip, StreamDecoder};
+use super::sip_stream::{find_sip_start, split_sip, Split, MAX_HEAD_BYTES};
+use crate::hep::StreamDecoder;
 
 /// Most bytes a flow holds, waiting segments and unframed bytes together.
-const MAX_FLOW_BYTES: usize = 256 * 1024;
+pub(super) const MAX_FLOW_BYTES: usize = 256 * 1024;
 
 /// Most flows kept at once.
 const MAX_FLOWS: usize = 4096;
 
 /// Most waiting out-of-order segments per flow.
 const MAX_WAITING_SEGMENTS: usize = 128;
-
-/// Longest SIP head (start line and headers) looked for before giving up on a stream.
-const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// One direction of a TCP connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -356,104 +361,4 @@ impl Flow {
             None => None,
         }
     }
-}
-
-/// Offset of the first line that starts a SIP message.
-fn find_sip_start(buffer: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        let rest = &buffer[at..];
-        let line_end = rest.iter().position(|b| *b == b'\n')?;
-        if looks_like_sip(rest) {
-            return Some(at);
-        }
-        at += line_end + 1;
-    }
-}
-
-/// What the front of a SIP stream buffer holds.
-#[derive(Debug, PartialEq, Eq)]
-enum Split {
-    /// A whole message of this many bytes.
-    Message(usize),
-    /// This many CR/LF keep-alive bytes (RFC 5626 §3.5.1).
-    Skip(usize),
-    /// This many bytes that cannot be framed.
-    Garbage(usize),
-    /// The message is not complete yet.
-    NeedMore,
-}
-
-fn split_sip(buffer: &[u8]) -> Split {
-    let crlf = buffer
-        .iter()
-        .take_while(|b| **b == b'\r' || **b == b'\n')
-        .count();
-    if crlf > 0 {
-        return Split::Skip(crlf);
-    }
-
-    let Some(head_len) = head_end(buffer) else {
-        if buffer.len() > MAX_HEAD_BYTES {
-            return Split::Garbage(buffer.len());
-        }
-        return Split::NeedMore;
-    };
-    let head = &buffer[..head_len];
-    if !looks_like_sip(head) {
-        // Drop up to the next line that starts a message.
-        let next = find_sip_start(&buffer[1..]).map_or(head_len, |at| at + 1);
-        return Split::Garbage(next);
-    }
-
-    let body_len = match content_length(head) {
-        Some(Ok(len)) => len,
-        // RFC 3261 §18.3 makes Content-Length mandatory on streams; without it (or with an
-        // unreadable value) the message is taken to have no body, and anything after the
-        // head is framed as the next message.
-        Some(Err(())) | None => 0,
-    };
-    if body_len > MAX_FLOW_BYTES {
-        return Split::Garbage(head_len);
-    }
-    let total = head_len + body_len;
-    if buffer.len() < total {
-        return Split::NeedMore;
-    }
-    Split::Message(total)
-}
-
-/// Length of the head including the blank line that ends it.
-fn head_end(buffer: &[u8]) -> Option<usize> {
-    let crlf = buffer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| at + 4);
-    let lf = buffer
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map(|at| at + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// Content-Length of a head, by its long or compact name `l` (RFC 3261 §7.3.3, §20.14).
-pub(super) fn content_length(head: &[u8]) -> Option<Result<usize, ()>> {
-    head.split(|b| *b == b'\n').skip(1).find_map(|line| {
-        let colon = line.iter().position(|b| *b == b':')?;
-        let name = line[..colon].trim_ascii();
-        let is_length =
-            name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l");
-        if !is_length {
-            return None;
-        }
-        let value = line[colon + 1..].trim_ascii();
-        let parsed = std::str::from_utf8(value)
-            .ok()
-            .and_then(|text| text.parse::<usize>().ok())
-            .ok_or(());
-        Some(parsed)
-    })
 }
