@@ -23,6 +23,10 @@
 //! reads them so. The header is the C struct `hep_timehdr` copied with `sizeof`, which is
 //! 12 bytes (10 of fields plus alignment padding) on those hosts, and the receiver skips
 //! the same 12.
+//!
+//! Limitation: a HEPv2 sender on a big-endian host would write its timestamp and capture
+//! id big-endian, which this reader takes for a far-off time and a wrong id; no such
+//! sender is known, and guessing the order from the value would lift it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 

@@ -237,3 +237,27 @@ fn other_files_are_refused() {
     assert_eq!(read(b"not a capture").unwrap_err(), Error::CaptureFormat);
     assert_eq!(read(&[]).unwrap_err(), Error::CaptureFormat);
 }
+
+#[test]
+fn big_endian_nanosecond_pcap_is_read() {
+    let invite = sip("INVITE", "");
+    let frame = ipv4_udp(&invite, 5060);
+    let len = u32::try_from(frame.len()).unwrap();
+    let mut file = Vec::new();
+    file.extend_from_slice(&0xa1b2_3c4d_u32.to_be_bytes());
+    file.extend_from_slice(&2u16.to_be_bytes());
+    file.extend_from_slice(&4u16.to_be_bytes());
+    file.extend_from_slice(&[0; 8]);
+    file.extend_from_slice(&65535u32.to_be_bytes());
+    file.extend_from_slice(&LINK_RAW.to_be_bytes());
+    file.extend_from_slice(&TS_SEC.to_be_bytes());
+    file.extend_from_slice(&(TS_USEC * 1000 + 999).to_be_bytes());
+    file.extend_from_slice(&len.to_be_bytes());
+    file.extend_from_slice(&len.to_be_bytes());
+    file.extend_from_slice(&frame);
+
+    let capture = read(&file).unwrap();
+
+    assert_eq!(payloads(&capture), vec![invite]);
+    assert_eq!(capture.messages[0].at_ms, AT_MS);
+}
