@@ -103,3 +103,19 @@ fn busy_abandoned_and_rejected_calls() {
         assert_eq!(ends(&capture), vec![(cause, None)], "{name}");
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn mangled_lab_captures_never_panic(
+        flips in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 1..32),
+        cut in proptest::prelude::any::<proptest::sample::Index>(),
+    ) {
+        let mut file = fixture("answered-tcp.pcap");
+        for (index, value) in flips {
+            let at = index.index(file.len());
+            file[at] = value;
+        }
+        let keep = cut.index(file.len() + 1);
+        let _ = capture::read(&file[..keep]);
+    }
+}
