@@ -80,7 +80,12 @@ fn strip_port(host_port: &str) -> &str {
 /// Parses a From/To/P-Asserted-Identity value; `None` when it holds no usable URI.
 pub(crate) fn parse_party(value: &str) -> Option<Party> {
     let value = value.trim();
-    let (display_name, uri, params) = match find_unquoted(value, '<') {
+    // Some senders escape the quotes of a display name outside any quoted string
+    // (`\"arik\" <sip:...>`), which leaves no `<` outside quotes; the last `<` that a
+    // `>` follows is then taken as the start of the URI.
+    let open = find_unquoted(value, '<')
+        .or_else(|| value.rfind('<').filter(|at| value[*at..].contains('>')));
+    let (display_name, uri, params) = match open {
         Some(open) => {
             let close = open + value[open..].find('>')?;
             let display = unquote(value[..open].trim());
@@ -141,7 +146,8 @@ fn unquote(display: &str) -> Option<String> {
             other => out.push(other),
         }
     }
-    let out = out.trim().to_owned();
+    // Quotes that were escaped outside a quoted string survive the loop above.
+    let out = out.trim().trim_matches('"').trim().to_owned();
     (!out.is_empty()).then_some(out)
 }
 

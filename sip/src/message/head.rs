@@ -41,6 +41,17 @@ pub(super) fn prepare(bytes: &[u8]) -> Result<Prepared> {
         .and_then(|start| start.split_whitespace().nth(1))
         .map(str::to_owned);
 
+    // rsip 0.4 cannot parse an IPv6 literal in a Request-URI (`sip:x@[fd17::1]`) and
+    // refuses the whole message. The crate reads the Request-URI itself from
+    // `request_uri`, so rsip is given a placeholder of the same scheme instead.
+    if let (Some(uri), Some(start)) = (&request_uri, lines.first_mut()) {
+        if uri.contains('[') {
+            let scheme = uri.split(':').next().unwrap_or("sip");
+            let placeholder = format!("{scheme}:placeholder.invalid");
+            *start = start.replacen(uri.as_str(), &placeholder, 1);
+        }
+    }
+
     let mut out = Vec::with_capacity(bytes.len() + lines.len() + 4);
     for line in &lines {
         out.extend_from_slice(line.as_bytes());

@@ -279,3 +279,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_ipv6_request_uri_parses_and_keeps_its_user() {
+    let text = MINIMAL.replace(
+        "OPTIONS sip:2001@127.0.0.1 SIP/2.0",
+        "INVITE sip:08019200028@[fd17:625c:f037:2::1]:5060 SIP/2.0",
+    );
+
+    let message = parse(text.as_bytes()).unwrap();
+
+    assert_eq!(message.method(), Some(&Method::Invite));
+    let StartLine::Request { uri_user, .. } = &message.start else {
+        panic!("a request");
+    };
+    assert_eq!(uri_user.as_deref(), Some("08019200028"));
+}
+
+#[test]
+fn a_display_name_with_escaped_quotes_outside_a_string_is_read() {
+    let text = MINIMAL.replace(
+        "From: <sip:+31201234567@trunk.example>;tag=a",
+        "f: \\\"arik\\\" <sip:816666@192.168.1.2>;tag=6b1a",
+    );
+
+    let message = parse(text.as_bytes()).unwrap();
+
+    assert_eq!(message.from.user.as_deref(), Some("816666"));
+    assert_eq!(message.from.display_name.as_deref(), Some("arik"));
+    assert_eq!(message.from.tag.as_deref(), Some("6b1a"));
+}
