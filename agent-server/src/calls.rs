@@ -15,6 +15,10 @@
 //! popped. A transferred call's row records the Call-ID it continues
 //! (`transferred_from`), and the transferring agent's pop ends as `transferred`.
 //!
+//! Limitation: the tracker reports no end per branch, so an agent whose phone stopped
+//! ringing on its own (busy, or a serial fork moving on) keeps a ringing pop until the
+//! call is answered or ends; an `Offered`-end event per target would lift it.
+//!
 //! Events arrive in order on one channel and are handled one at a time, so the events of
 //! one call never overtake each other.
 
