@@ -6,6 +6,19 @@
 //! whose caller is an agent's extension is that agent's outbound call: the pop then shows
 //! the called party's record.
 //!
+//! A forked call (one call ringing several phones, `Offered` events) pops every agent it
+//! rings, found by extension as for the first. When one answers, the interaction is
+//! assigned to that agent and every other agent's pop ends as `answered_elsewhere`: the
+//! log holds one call, answered by one agent. The answering agent is the one whose
+//! extension the tracker names in `Answered { by }`; when it names none that rang here,
+//! the agent of the called extension keeps the call, and failing that the only agent
+//! popped. A transferred call's row records the Call-ID it continues
+//! (`transferred_from`), and the transferring agent's pop ends as `transferred`.
+//!
+//! Limitation: the tracker reports no end per branch, so an agent whose phone stopped
+//! ringing on its own (busy, or a serial fork moving on) keeps a ringing pop until the
+//! call is answered or ends; an `Offered`-end event per target would lift it.
+//!
 //! Events arrive in order on one channel and are handled one at a time, so the events of
 //! one call never overtake each other.
 
@@ -33,8 +46,13 @@ pub const RECENT_ON_POP: i64 = 5;
 struct LiveCall {
     interaction: InteractionId,
     agent: Option<UserId>,
+    /// Other agents the call rings (forks), in the order they were offered it.
+    offered: Vec<UserId>,
     pop: Pop,
 }
+
+/// Most agents one call pops; the tracker offers a call to at most 8 targets.
+const MAX_OFFERED: usize = 8;
 
 /// Owns the calls in progress; feed it with [`CallService::handle`] or [`run`].
 pub struct CallService {
@@ -58,6 +76,8 @@ fn outcome_of(cause: EndCause) -> Outcome {
         EndCause::Busy => Outcome::Busy,
         EndCause::Rejected => Outcome::Rejected,
         EndCause::Failed => Outcome::Failed,
+        EndCause::AnsweredElsewhere => Outcome::AnsweredElsewhere,
+        EndCause::Transferred => Outcome::Transferred,
     }
 }
 
@@ -91,14 +111,55 @@ impl CallService {
     pub async fn handle(&mut self, event: CallEvent) -> Result<(), store::Error> {
         let call = CallId(event.call_id);
         match event.kind {
-            CallEventKind::Ringing { caller, called } => {
-                self.ringing(call, caller, called, event.at_ms).await
+            CallEventKind::Ringing {
+                caller,
+                called,
+                transferred_from,
+            } => {
+                let from = transferred_from.map(CallId);
+                self.ringing(call, caller, called, from, event.at_ms).await
             }
-            CallEventKind::Answered => self.answered(&call, event.at_ms).await,
+            CallEventKind::Offered { target } => self.offered(&call, &target).await,
+            CallEventKind::Answered { by } => self.answered(&call, by, event.at_ms).await,
+            CallEventKind::Transferred { attended, .. } => {
+                if let Some(live) = self.live.get(&call) {
+                    tracing::info!(interaction.id = %live.interaction, attended, "call transferred");
+                }
+                Ok(())
+            }
             CallEventKind::Ended { cause, .. } => {
                 self.ended(&call, outcome_of(cause), event.at_ms).await
             }
         }
+    }
+
+    /// Pops one more agent for a call that rings several (a fork).
+    async fn offered(&mut self, call: &CallId, target: &str) -> Result<(), store::Error> {
+        let Some(live) = self.live.get(call) else {
+            tracing::debug!(call.r#ref = %call_ref(call), "offer for a call not ringing here");
+            return Ok(());
+        };
+        if live.pop.state != CallState::Ringing {
+            return Ok(());
+        }
+        let Some(user) = self.store.user_by_extension(target).await? else {
+            return Ok(());
+        };
+        let Some(live) = self.live.get_mut(call) else {
+            return Ok(());
+        };
+        let known = live.agent == Some(user.id) || live.offered.contains(&user.id);
+        if known || live.offered.len() >= MAX_OFFERED {
+            return Ok(());
+        }
+        live.offered.push(user.id);
+        tracing::info!(
+            interaction.id = %live.interaction,
+            agent.id = user.id.0,
+            "call offered to another agent"
+        );
+        self.hub.publish(user.id, live.pop.clone());
+        Ok(())
     }
 
     async fn ringing(
@@ -106,6 +167,7 @@ impl CallService {
         call: CallId,
         caller: CallerId,
         called: String,
+        transferred_from: Option<CallId>,
         at_ms: i64,
     ) -> Result<(), store::Error> {
         if self.live.contains_key(&call) {
@@ -149,6 +211,7 @@ impl CallService {
             caller_number: other_party.as_deref(),
             called_number: &called,
             ringing_at_ms: at_ms,
+            transferred_from: transferred_from.as_ref(),
         };
         let interaction = match self.store.open_interaction(new).await {
             Ok(id) => id,
@@ -179,6 +242,7 @@ impl CallService {
             agent.id = ?agent_id.map(|a| a.0),
             customer.id = ?card.as_ref().map(|c| c.id.0),
             direction = direction.as_str(),
+            transferred_from = ?transferred_from.as_ref().map(call_ref),
             "call ringing"
         );
         tracing::debug!(
@@ -209,17 +273,60 @@ impl CallService {
             LiveCall {
                 interaction,
                 agent: agent_id,
+                offered: Vec::new(),
                 pop,
             },
         );
         Ok(())
     }
 
-    async fn answered(&mut self, call: &CallId, at_ms: i64) -> Result<(), store::Error> {
+    async fn answered(
+        &mut self,
+        call: &CallId,
+        by: Option<String>,
+        at_ms: i64,
+    ) -> Result<(), store::Error> {
+        let answerer = match by.as_deref() {
+            Some(by) => self.store.user_by_extension(by).await?.map(|u| u.id),
+            None => None,
+        };
         let Some(live) = self.live.get_mut(call) else {
             tracing::debug!(call.r#ref = %call_ref(call), "answer for a call not ringing here");
             return Ok(());
         };
+        let rang_here = |agent: &UserId| live.agent == Some(*agent) || live.offered.contains(agent);
+        let answerer = match answerer.filter(rang_here) {
+            Some(agent) => Some(agent),
+            None if live.agent.is_none() && live.offered.len() == 1 => {
+                live.offered.first().copied()
+            }
+            None => live.agent,
+        };
+        let others: Vec<UserId> = live
+            .agent
+            .iter()
+            .chain(&live.offered)
+            .copied()
+            .filter(|agent| Some(*agent) != answerer)
+            .collect();
+        if answerer != live.agent {
+            if let Some(agent) = answerer {
+                self.store
+                    .assign_agent(live.interaction, agent, at_ms)
+                    .await?;
+            }
+        }
+        live.agent = answerer;
+        live.offered.clear();
+
+        // The agents who rang in vain see their card end now, not when the call does.
+        let mut elsewhere = live.pop.clone();
+        elsewhere.state = CallState::Ended(Outcome::AnsweredElsewhere);
+        elsewhere.ended_at_ms = Some(at_ms);
+        for agent in &others {
+            self.hub.publish(*agent, elsewhere.clone());
+        }
+
         self.store.mark_answered(live.interaction, at_ms).await?;
         live.pop.state = CallState::Answered;
         live.pop.answered_at_ms = Some(at_ms);
@@ -228,7 +335,12 @@ impl CallService {
             live.pop.notes = record.notes;
             live.pop.disposition = record.disposition;
         }
-        tracing::info!(interaction.id = %live.interaction, "call answered");
+        tracing::info!(
+            interaction.id = %live.interaction,
+            agent.id = ?live.agent.map(|a| a.0),
+            answered_elsewhere = others.len(),
+            "call answered"
+        );
         if let Some(agent) = live.agent {
             self.hub.publish(agent, live.pop.clone());
         }
@@ -261,8 +373,9 @@ impl CallService {
             talk_seconds = record.talk_seconds.unwrap_or(0),
             "call ended"
         );
-        if let Some(agent) = live.agent {
-            self.hub.publish(agent, live.pop);
+        // Agents a fork still rang when the call ended (unanswered) see the same end.
+        for agent in live.agent.iter().chain(&live.offered) {
+            self.hub.publish(*agent, live.pop.clone());
         }
         Ok(())
     }

@@ -118,6 +118,7 @@ pub struct FileConfig {
     wrapup_keep_secs: Option<u64>,
     ringing_timeout_secs: Option<u64>,
     max_call_hours: Option<u64>,
+    tracker_max_calls: Option<usize>,
     hep_recv_buffer_bytes: Option<usize>,
     dispositions: Option<Vec<Disposition>>,
 }
@@ -143,6 +144,9 @@ pub struct Settings {
     pub ringing_timeout_secs: u64,
     /// An answered call whose end was never seen is ended as failed after this.
     pub max_call_hours: u64,
+    /// Most calls the tracker follows at once; past it the least recently active is
+    /// evicted (and ended as failed).
+    pub tracker_max_calls: usize,
     /// SO_RCVBUF asked for on the HEP socket; the kernel may grant less.
     pub hep_recv_buffer_bytes: usize,
     /// The disposition codes agents choose from.
@@ -233,11 +237,15 @@ impl Settings {
             wrapup_keep_secs: file.wrapup_keep_secs.unwrap_or(300),
             ringing_timeout_secs: file.ringing_timeout_secs.unwrap_or(300),
             max_call_hours: file.max_call_hours.unwrap_or(4),
+            tracker_max_calls: file.tracker_max_calls.unwrap_or(100_000),
             hep_recv_buffer_bytes: file.hep_recv_buffer_bytes.unwrap_or(8 * 1024 * 1024),
             dispositions,
         };
         if settings.session_hours == 0 || settings.ringing_timeout_secs == 0 {
             bail!("session_hours and ringing_timeout_secs must be at least 1");
+        }
+        if settings.tracker_max_calls == 0 {
+            bail!("tracker_max_calls must be at least 1");
         }
         Ok(settings)
     }

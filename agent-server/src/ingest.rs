@@ -106,9 +106,9 @@ pub fn observe(tracker: &mut Tracker, datagram: &[u8], metrics: &Metrics) -> Vec
             let events = tracker.observe(&message, at_ms);
             let after = tracker.stats();
             let ignored = after.ignored - before.ignored;
-            let refused = after.calls_refused_full - before.calls_refused_full;
+            let evicted = after.calls_evicted - before.calls_evicted;
             metrics.sip_ignored.fetch_add(ignored, Ordering::Relaxed);
-            metrics.calls_refused.fetch_add(refused, Ordering::Relaxed);
+            metrics.calls_evicted.fetch_add(evicted, Ordering::Relaxed);
             events
         }
         Err(SipError::NotSip { .. }) => {

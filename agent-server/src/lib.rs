@@ -127,6 +127,7 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
     let tracker = Tracker::new(TrackerConfig {
         ringing_timeout_ms: i64::try_from(settings.ringing_timeout_secs * 1000)?,
         max_call_ms: i64::try_from(settings.max_call_hours * 3_600_000)?,
+        max_calls: settings.tracker_max_calls,
         ..TrackerConfig::default()
     });
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);

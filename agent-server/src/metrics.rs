@@ -20,8 +20,8 @@ pub struct Metrics {
     /// SIP messages that belong to no call the tracker follows and cannot start one (late
     /// ACKs, strays, over-long Call-IDs).
     pub sip_ignored: AtomicU64,
-    /// New calls refused because the tracker already follows its maximum of calls.
-    pub calls_refused: AtomicU64,
+    /// Calls the tracker dropped, least recently active first, to make room for new ones.
+    pub calls_evicted: AtomicU64,
     /// HEP capture times too far from the server's clock, replaced by the receive time.
     pub hep_clock_skewed: AtomicU64,
     /// Call events produced by the tracker.
@@ -77,10 +77,10 @@ impl Metrics {
                 "SIP messages of no followed call",
             ),
             (
-                "ringside_calls_refused_total",
+                "ringside_calls_evicted_total",
                 "counter",
-                &self.calls_refused,
-                "Calls refused, tracker full",
+                &self.calls_evicted,
+                "Calls evicted to make room, tracker full",
             ),
             (
                 "ringside_hep_clock_skewed_total",

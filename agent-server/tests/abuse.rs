@@ -423,25 +423,33 @@ async fn strays_and_an_over_long_call_id_start_nothing_and_block_nothing() {
 }
 
 #[test]
-fn a_flood_of_calls_that_never_end_stops_at_max_calls() {
+fn a_flood_of_calls_that_never_end_stays_at_max_calls() {
     let mut tracker = Tracker::new(TrackerConfig {
         max_calls: 50,
         ..TrackerConfig::default()
     });
     let metrics = Metrics::default();
 
-    let mut ringing = 0;
+    let mut events = 0;
     for n in 0..1_000 {
         let datagram = hep_sip(
             invite(&format!("flood-{n}@pbx"), "2001", JAN).as_bytes(),
             t0_sec(),
         );
-        ringing += observe(&mut tracker, &datagram, &metrics).len();
+        events += observe(&mut tracker, &datagram, &metrics).len();
     }
 
-    assert_eq!(ringing, 50);
+    // Every call past the 50th evicts the oldest, which ends: one Ringing and one Ended.
+    assert_eq!(events, 50 + 950 * 2);
     assert_eq!(tracker.active_calls(), 50);
-    assert_eq!(tracker.stats().calls_refused_full, 950);
+    assert_eq!(tracker.tracked_calls(), 50);
+    assert_eq!(tracker.stats().calls_evicted, 950);
+    assert_eq!(
+        metrics
+            .calls_evicted
+            .load(std::sync::atomic::Ordering::Relaxed),
+        950
+    );
 }
 
 #[tokio::test]
@@ -606,10 +614,13 @@ async fn a_reused_call_id_opens_a_new_interaction() {
     let ringing = |called: &str| CallEventKind::Ringing {
         caller: CallerId::Number(JAN.into()),
         called: called.into(),
+        transferred_from: None,
     };
+    let answered = || CallEventKind::Answered { by: None };
     let ended = CallEventKind::Ended {
         cause: EndCause::Completed,
         hangup_by: None,
+        timed_out: false,
     };
 
     service
@@ -617,7 +628,7 @@ async fn a_reused_call_id_opens_a_new_interaction() {
         .await
         .unwrap();
     service
-        .handle(event(common::t0_fixed() + 1_000, CallEventKind::Answered))
+        .handle(event(common::t0_fixed() + 1_000, answered()))
         .await
         .unwrap();
     service
@@ -642,10 +653,7 @@ async fn a_reused_call_id_opens_a_new_interaction() {
         .await
         .unwrap();
     service
-        .handle(event(
-            common::t0_fixed() + day + 2_000,
-            CallEventKind::Answered,
-        ))
+        .handle(event(common::t0_fixed() + day + 2_000, answered()))
         .await
         .unwrap();
 

@@ -192,16 +192,22 @@ pub enum Outcome {
     Rejected,
     /// Any other failure, including a call whose end was never seen.
     Failed,
+    /// The call rang this agent and others; another agent answered it.
+    AnsweredElsewhere,
+    /// The agent transferred the call to someone else.
+    Transferred,
 }
 
 impl Outcome {
     /// Every outcome, in display order.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Completed,
         Outcome::Abandoned,
         Outcome::Busy,
         Outcome::Rejected,
         Outcome::Failed,
+        Outcome::AnsweredElsewhere,
+        Outcome::Transferred,
     ];
 
     /// The lowercase word stored and shown for this outcome.
@@ -212,6 +218,8 @@ impl Outcome {
             Outcome::Busy => "busy",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
+            Outcome::AnsweredElsewhere => "answered_elsewhere",
+            Outcome::Transferred => "transferred",
         }
     }
 
@@ -441,6 +449,18 @@ mod tests {
         assert_eq!(caller, "Number(…67)");
         assert!(!wrap.contains("secret"));
         assert!(!login.contains("hunter2"));
+    }
+
+    #[test]
+    fn new_outcomes_serialise_as_their_words() {
+        let elsewhere = serde_json::to_value(CallState::Ended(Outcome::AnsweredElsewhere)).unwrap();
+        let moved = serde_json::to_value(Outcome::Transferred).unwrap();
+
+        assert_eq!(
+            elsewhere,
+            serde_json::json!({"state": "ended", "outcome": "answered_elsewhere"})
+        );
+        assert_eq!(moved, "transferred");
     }
 
     #[test]

@@ -3,15 +3,27 @@
 //! Rules for [`caller_of`], applied to the initial INVITE:
 //! 1. `Privacy: id` (RFC 3325 §7 and §9.3, RFC 3323 §4.2) withholds the caller, even
 //!    when a P-Asserted-Identity is present: a service inside the trust domain sees the
-//!    asserted identity but must not show it to the person answering.
+//!    asserted identity but must not show it to the person answering. A calling
+//!    Remote-Party-ID with `privacy=full` or `privacy=uri` (draft-ietf-sip-privacy-04
+//!    §5) withholds it the same way; `privacy=name` hides only the name, which the
+//!    caller id never carries, so the number stays.
 //! 2. Otherwise the first P-Asserted-Identity (RFC 3325 §9.1) that yields a number wins:
 //!    the user part of a `sip:`/`sips:` URI or the number of a `tel:` URI (RFC 3966).
-//! 3. Otherwise the From user.
-//! 4. The chosen URI is withheld when it is anonymous (RFC 3323 §4.1.1.3: user
-//!    `anonymous`, any case, or host `anonymous.invalid`) or has no user part.
+//! 3. Otherwise the first Remote-Party-ID that is the calling party's (`party=calling`,
+//!    or no `party` parameter) and yields a number. Its `screen=no` (not verified by the
+//!    network) does not change what is shown: From is no better verified.
+//! 4. Otherwise the From user.
+//! 5. A URI never yields a number when it is anonymous: host `anonymous.invalid`
+//!    (RFC 3323 §4.1.1.3), or a user part (any case) of `anonymous`, `restricted`,
+//!    `unavailable`, `unknown`, `private` or `withheld`, the words trunks put there
+//!    when the number is hidden or missing. Nor when it has no user part. An anonymous
+//!    asserted entry is skipped for the next one; an anonymous From withholds.
 //!
-//! A number loses its URI parameters (`;isub=…`, `;phone-context=…`) and visual separators
-//! (`-`, `.`, `(`, `)`, space, RFC 3966 §5.1.1); `%`-escapes are decoded.
+//! A number loses its URI parameters (`;isub=…`, `;phone-context=…`) and visual
+//! separators (`-`, `.`, `(`, `)`, space, RFC 3966 §5.1.1); `%`-escapes are decoded. Only
+//! the user part of a URI is read: `user=phone` (RFC 3261 §19.1.1) needs no special
+//! handling, and a display name (`"0201234567" <sip:anonymous@…>`) is never taken for a
+//! number.
 //!
 //! Limitation: a number is kept in the form the trunk sent it (`+31…`, `0031…`, `020…`),
 //! because turning a national format into E.164 needs the trunk's country, which this
@@ -23,7 +35,7 @@
 
 use std::fmt;
 
-use crate::message::{parse_uri, Party, SipMessage};
+use crate::message::{parse_uri, percent_decode, Party, RemoteParty, SipMessage};
 
 /// The caller id of a call.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -67,17 +79,33 @@ pub fn caller_of(invite: &SipMessage) -> CallerId {
         return CallerId::Withheld;
     }
 
-    let asserted = invite.asserted.iter().find_map(|uri| {
-        let parts = parse_uri(uri)?;
-        if is_anonymous(parts.user.as_deref(), &parts.host) {
-            return None;
-        }
-        parts.user.as_deref().and_then(normalise_number)
-    });
-    match asserted {
+    let calling: Vec<&RemoteParty> = invite
+        .remote_party
+        .iter()
+        .filter(|entry| entry.party.as_deref().is_none_or(|p| p == "calling"))
+        .collect();
+    let rpid_withholds = calling
+        .iter()
+        .any(|entry| matches!(entry.privacy.as_deref(), Some("full" | "uri")));
+    if rpid_withholds {
+        return CallerId::Withheld;
+    }
+
+    let asserted = invite.asserted.iter().find_map(|uri| number_of_uri(uri));
+    let remote = || calling.iter().find_map(|entry| number_of_uri(&entry.uri));
+    match asserted.or_else(remote) {
         Some(number) => CallerId::Number(number),
         None => caller_from(&invite.from),
     }
+}
+
+/// The number a P-Asserted-Identity or Remote-Party-ID URI yields; `None` when anonymous.
+fn number_of_uri(uri: &str) -> Option<String> {
+    let parts = parse_uri(uri)?;
+    if is_anonymous(parts.user.as_deref(), &parts.host) {
+        return None;
+    }
+    parts.user.as_deref().and_then(normalise_number)
 }
 
 /// The caller id from a From header alone, for calls first seen through a response.
@@ -94,10 +122,25 @@ pub fn caller_from(from: &Party) -> CallerId {
     }
 }
 
+/// User parts that stand for a hidden or missing number, compared without case.
+const ANONYMOUS_USERS: [&str; 6] = [
+    "anonymous",
+    "restricted",
+    "unavailable",
+    "unknown",
+    "private",
+    "withheld",
+];
+
 fn is_anonymous(user: Option<&str>, host: &str) -> bool {
     let anonymous_user = user
-        .map(|u| u.split(';').next().unwrap_or(u))
-        .is_some_and(|u| u.trim().eq_ignore_ascii_case("anonymous"));
+        .map(|u| percent_decode(u.split(';').next().unwrap_or(u)))
+        .is_some_and(|u| {
+            let u = u.trim();
+            ANONYMOUS_USERS
+                .iter()
+                .any(|word| u.eq_ignore_ascii_case(word))
+        });
     anonymous_user || host.eq_ignore_ascii_case("anonymous.invalid")
 }
 
@@ -116,31 +159,6 @@ fn normalise_number(user: &str) -> Option<String> {
 
 /// Longest user part taken as a caller number: room for odd trunk formats and prefixes.
 pub const MAX_NUMBER_CHARS: usize = 32;
-
-/// Decodes `%XX` escapes (RFC 3261 §19.1.2); malformed escapes are kept as written.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escape = bytes
-            .get(index + 1..index + 3)
-            .filter(|_| bytes[index] == b'%')
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escape {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[cfg(test)]
 mod tests {
@@ -236,6 +254,80 @@ mod tests {
     fn from_without_user_is_withheld() {
         let msg = invite("", "<sip:200.57.7.195:55061;user=phone>");
         assert_eq!(caller_of(&msg), CallerId::Withheld);
+    }
+
+    #[test]
+    fn remote_party_id_is_used_when_there_is_no_asserted_identity() {
+        let msg = invite(
+            "Remote-Party-ID: \"Desk\" <sip:+31-20-1234567@trunk.example;user=phone>;party=calling;screen=no;privacy=off\r\n",
+            "<sip:0201234567@trunk.example>",
+        );
+        assert_eq!(caller_of(&msg), number("+31201234567"));
+        assert_eq!(msg.remote_party[0].screen.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn asserted_identity_beats_remote_party_id() {
+        let msg = invite(
+            "Remote-Party-ID: <sip:0201111111@trunk.example>;party=calling\r\n\
+             P-Asserted-Identity: <tel:+31201234567>\r\n",
+            "<sip:0209999999@trunk.example>",
+        );
+        assert_eq!(caller_of(&msg), number("+31201234567"));
+    }
+
+    #[test]
+    fn remote_party_id_of_the_called_party_is_ignored() {
+        let msg = invite(
+            "Remote-Party-ID: <sip:2001@pbx.example>;party=called\r\n",
+            "<sip:+31201234567@trunk.example>",
+        );
+        assert_eq!(caller_of(&msg), number("+31201234567"));
+    }
+
+    #[test]
+    fn remote_party_id_privacy_full_and_uri_withhold_but_name_does_not() {
+        for (privacy, expected) in [
+            ("full", CallerId::Withheld),
+            ("URI", CallerId::Withheld),
+            ("name", number("+31201234567")),
+        ] {
+            let header = format!(
+                "Remote-Party-ID: \"Jan\" <sip:+31201234567@trunk.example>;privacy={privacy};screen=yes\r\n"
+            );
+            let msg = invite(&header, "<sip:+31201234567@trunk.example>");
+            assert_eq!(caller_of(&msg), expected, "{privacy}");
+        }
+    }
+
+    #[test]
+    fn anonymous_user_words_are_withheld() {
+        for user in [
+            "anonymous",
+            "Restricted",
+            "UNAVAILABLE",
+            "unknown",
+            "Private",
+        ] {
+            let msg = invite("", &format!("<sip:{user}@trunk.example>"));
+            assert_eq!(caller_of(&msg), CallerId::Withheld, "{user}");
+        }
+    }
+
+    #[test]
+    fn display_name_is_never_the_number() {
+        let msg = invite("", r#""0201234567" <sip:anonymous@anonymous.invalid>"#);
+        assert_eq!(caller_of(&msg), CallerId::Withheld);
+        let named = invite("", r#""Anonymous" <sip:+31201234567@trunk.example>"#);
+        assert_eq!(caller_of(&named), number("+31201234567"));
+    }
+
+    #[test]
+    fn sip_user_with_visual_separators_and_user_phone() {
+        let msg = invite("", "<sip:+31%20(20)%20123-45.67@trunk.example;user=phone>");
+        assert_eq!(caller_of(&msg), number("+31201234567"));
+        let tel = invite("", "<tel:+31-20-123-4567;phone-context=+31>");
+        assert_eq!(caller_of(&tel), number("+31201234567"));
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //! - [`hep`]: HEPv3 framing, [`hep::decode`] and [`hep::encode`], plus a reader for the
 //!   lab's hepdump files, HEPv1/v2, a HEPv3 stream decoder and [`hep::decode_any`].
 //! - [`message`]: [`message::parse`] turns a SIP payload into a small [`SipMessage`]
-//!   (start line, Call-ID, CSeq, From, To, P-Asserted-Identity, Privacy, Reason).
+//!   (start line, Call-ID, CSeq, From, To, P-Asserted-Identity, Privacy, Reason, Via
+//!   count and branch, Contact user, Refer-To, Referred-By, Replaces, Session-Expires,
+//!   Remote-Party-ID).
 //! - [`identity`]: the caller id shown to agents ([`CallerId`]) and [`Masked`] for logs.
-//! - [`tracker`]: the per-Call-ID state machine that turns an unordered, duplicated
-//!   stream of messages into [`CallEvent`]s.
+//! - [`tracker`]: the call state machine that turns an unordered, duplicated stream of
+//!   messages (forks, transfers, B2BUA legs included) into [`CallEvent`]s.
 //! - [`synth`]: realistic SIP text for demo calls and tests, shaped like Kamailio's mirror.
 //! - [`decode_datagram`]: HEP decode, SIP check and parse in one call.
 //!

@@ -30,6 +30,8 @@ pub struct NewInteraction<'a> {
     pub called_number: &'a str,
     /// When it started ringing.
     pub ringing_at_ms: i64,
+    /// The call this one continues after a transfer, if any.
+    pub transferred_from: Option<&'a CallId>,
 }
 
 /// A stored interaction, every column.
@@ -65,6 +67,8 @@ pub struct InteractionRecord {
     pub notes: String,
     /// Agent's disposition code.
     pub disposition: Option<String>,
+    /// The call this one continues after a transfer, if any.
+    pub transferred_from: Option<CallId>,
 }
 
 impl fmt::Debug for InteractionRecord {
@@ -80,7 +84,7 @@ impl fmt::Debug for InteractionRecord {
 
 const COLUMNS: &str = "id, call_id, customer_id, agent_id, direction, caller_number, \
     called_number, ringing_at_ms, answered_at_ms, ended_at_ms, wait_seconds, talk_seconds, \
-    outcome, notes, disposition";
+    outcome, notes, disposition, transferred_from";
 
 fn outcome_from(word: Option<String>) -> Result<Option<Outcome>> {
     word.map(|w| Outcome::from_word(&w).ok_or(Error::Corrupt("interactions.outcome")))
@@ -108,6 +112,9 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionRecord> {
         outcome: outcome_from(row.try_get("outcome")?)?,
         notes: row.try_get("notes")?,
         disposition: row.try_get("disposition")?,
+        transferred_from: row
+            .try_get::<Option<String>, _>("transferred_from")?
+            .map(CallId),
     })
 }
 
@@ -124,8 +131,8 @@ impl Store {
     pub async fn open_interaction(&self, new: NewInteraction<'_>) -> Result<InteractionId> {
         let row = sqlx::query(
             "INSERT INTO interactions (call_id, customer_id, agent_id, direction, caller_number, \
-             called_number, ringing_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+             called_number, ringing_at_ms, updated_at_ms, transferred_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
         )
         .bind(&new.call_id.0)
         .bind(new.customer.map(|c| c.0))
@@ -134,6 +141,7 @@ impl Store {
         .bind(new.caller_number)
         .bind(new.called_number)
         .bind(new.ringing_at_ms)
+        .bind(new.transferred_from.map(|c| c.0.as_str()))
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_as("call id"))?;
@@ -157,6 +165,25 @@ impl Store {
             self.interaction(id)
                 .await?
                 .ok_or(Error::NotFound("interaction"))?;
+        }
+        Ok(())
+    }
+
+    /// Records the agent who took the call: on a call that rang several agents, the
+    /// one who answered.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn assign_agent(&self, id: InteractionId, agent: UserId, now_ms: i64) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE interactions SET agent_id = $1, updated_at_ms = $2 WHERE id = $3")
+                .bind(agent.0)
+                .bind(now_ms)
+                .bind(id.0)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("interaction"));
         }
         Ok(())
     }

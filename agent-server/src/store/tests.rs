@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use ringside_protocol::{CallId, Direction, Outcome};
+use ringside_protocol::{CallId, Direction, InteractionId, Outcome};
 use secrecy::SecretString;
 
 use super::*;
@@ -128,6 +128,7 @@ fn inbound<'a>(call: &'a CallId, caller: Option<&'a str>, at_ms: i64) -> NewInte
         caller_number: caller,
         called_number: "2001",
         ringing_at_ms: at_ms,
+        transferred_from: None,
     }
 }
 
@@ -399,6 +400,7 @@ store_test!(
                 caller_number: None,
                 called_number: "2002",
                 ringing_at_ms: 5_000,
+                transferred_from: None,
             })
             .await
             .unwrap();
@@ -465,5 +467,33 @@ store_test!(
         assert_ne!(first, second);
         let latest = store.interaction_by_call(&call).await.unwrap().unwrap();
         assert_eq!((latest.id, latest.ended_at_ms), (second, None));
+    }
+);
+
+store_test!(
+    a_transferred_call_keeps_its_link_and_the_answering_agent,
+    |store: Store| async move {
+        let ann = agent(&store, "ann", "2001").await;
+        let original = CallId("original".into());
+        let call = CallId("after-transfer".into());
+        let id = store
+            .open_interaction(NewInteraction {
+                transferred_from: Some(&original),
+                ..inbound(&call, None, 1_000)
+            })
+            .await
+            .unwrap();
+
+        store.assign_agent(id, ann, 2_000).await.unwrap();
+        let closed = store
+            .close_interaction(id, 3_000, Outcome::Transferred)
+            .await
+            .unwrap();
+
+        assert_eq!(closed.transferred_from, Some(original));
+        assert_eq!(closed.agent, Some(ann));
+        assert_eq!(closed.outcome, Some(Outcome::Transferred));
+        let missing = store.assign_agent(InteractionId(9_999), ann, 1).await;
+        assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
     }
 );

@@ -4,16 +4,19 @@
 //! test reads (`data-state`, `data-outcome`) come from here too, so their spelling lives in
 //! one place.
 
-use ringside_protocol::{CallState, Caller, Disposition, InteractionSummary};
+use ringside_protocol::{CallState, Caller, Disposition, InteractionSummary, Outcome};
 
 /// The longest first line of notes shown in a recent-interaction row, in characters.
 pub const NOTES_PREVIEW_CHARS: usize = 80;
 
-/// The badge text of a card: `Ringing`, `On call` or `Ended: <outcome>`.
+/// The badge text of a card: `Ringing`, `On call`, `Answered elsewhere`, `Transferred`
+/// or `Ended: <outcome>`.
 pub fn badge_text(state: CallState) -> String {
     match state {
         CallState::Ringing => "Ringing".to_owned(),
         CallState::Answered => "On call".to_owned(),
+        CallState::Ended(Outcome::AnsweredElsewhere) => "Answered elsewhere".to_owned(),
+        CallState::Ended(Outcome::Transferred) => "Transferred".to_owned(),
         CallState::Ended(outcome) => format!("Ended: {}", outcome.as_str()),
     }
 }
@@ -121,7 +124,7 @@ pub fn disposition_choices(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ringside_protocol::{Direction, InteractionId, Outcome};
+    use ringside_protocol::{Direction, InteractionId};
 
     #[test]
     fn badges_name_the_state_and_the_outcome() {
@@ -134,6 +137,18 @@ mod tests {
         assert_eq!(
             badge_text(CallState::Ended(Outcome::Completed)),
             "Ended: completed"
+        );
+        assert_eq!(
+            badge_text(CallState::Ended(Outcome::AnsweredElsewhere)),
+            "Answered elsewhere"
+        );
+        assert_eq!(
+            badge_text(CallState::Ended(Outcome::Transferred)),
+            "Transferred"
+        );
+        assert_eq!(
+            outcome_word(CallState::Ended(Outcome::AnsweredElsewhere)),
+            Some("answered_elsewhere")
         );
     }
 

@@ -7,7 +7,7 @@
 //! user and no host. rsip 0.4 reads `tel:` URIs as a host named "tel", which is why these
 //! values are dissected here.
 
-use crate::message::Party;
+use crate::message::{Party, RemoteParty};
 
 /// User and host of a URI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +112,66 @@ pub(crate) fn parse_party(value: &str) -> Option<Party> {
         host: parts.host,
         tag,
     })
+}
+
+/// Parses one Remote-Party-ID entry; `None` when it holds no usable URI.
+pub(crate) fn parse_remote_party(value: &str) -> Option<RemoteParty> {
+    let party = parse_party(value)?;
+    let params = match find_unquoted(value, '>') {
+        Some(close) => &value[close + 1..],
+        None => value.find(';').map_or("", |semi| &value[semi..]),
+    };
+    let lower = |name| param(params, name).map(|v| v.to_ascii_lowercase());
+    Some(RemoteParty {
+        uri: party.uri,
+        party: lower("party"),
+        privacy: lower("privacy"),
+        screen: lower("screen"),
+    })
+}
+
+/// The value of the `;name=value` parameter in `params`, name matched without case.
+pub(crate) fn param(params: &str, name: &str) -> Option<String> {
+    params.split(';').skip(1).find_map(|item| {
+        let (key, value) = item.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        (key.trim().eq_ignore_ascii_case(name) && !value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+/// The raw value of header `name` in a URI's `?h1=v1&h2=v2` part (RFC 3261 §19.1.1).
+pub(crate) fn uri_header(uri: &str, name: &str) -> Option<String> {
+    let (_, headers) = uri.split_once('?')?;
+    headers.split('&').find_map(|item| {
+        let (key, value) = item.split_once('=')?;
+        key.eq_ignore_ascii_case(name).then(|| value.to_owned())
+    })
+}
+
+/// Decodes `%XX` escapes (RFC 3261 §19.1.2, RFC 3986 §2.1); malformed escapes are kept
+/// as written.
+pub(crate) fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escape = bytes
+            .get(index + 1..index + 3)
+            .filter(|_| bytes[index] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escape {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Byte index of the first `target` outside a quoted string.

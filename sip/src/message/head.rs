@@ -1,6 +1,6 @@
 //! Preparing a message head for rsip, and collecting the header fields the crate uses.
 
-use crate::message::{addr, Method, SipMessage, StartLine};
+use crate::message::{addr, Method, ReferTo, RemoteParty, SipMessage, StartLine};
 use crate::{Error, Result};
 
 /// A message ready for rsip, plus the Request-URI as written.
@@ -96,7 +96,18 @@ pub(super) struct Fields {
     asserted: Vec<String>,
     privacy: Vec<String>,
     reason: Option<String>,
+    via_count: u8,
+    via_branch: Option<String>,
+    contact: Option<String>,
+    refer_to: Option<String>,
+    referred_by: Option<String>,
+    replaces: Option<String>,
+    session_expires: Option<String>,
+    remote_party: Vec<RemoteParty>,
 }
+
+/// Most Remote-Party-ID entries kept; a caller has one, a few at most.
+const MAX_REMOTE_PARTIES: usize = 4;
 
 impl Fields {
     /// Records one header line; single-valued headers keep their first occurrence.
@@ -107,6 +118,24 @@ impl Fields {
             "from" => &mut self.from,
             "to" => &mut self.to,
             "reason" => &mut self.reason,
+            "contact" => &mut self.contact,
+            "refer-to" => &mut self.refer_to,
+            "referred-by" => &mut self.referred_by,
+            "replaces" => &mut self.replaces,
+            "session-expires" => &mut self.session_expires,
+            "via" => {
+                self.add_via(value);
+                return;
+            }
+            "remote-party-id" => {
+                let room = MAX_REMOTE_PARTIES.saturating_sub(self.remote_party.len());
+                let entries = addr::split_address_list(value)
+                    .into_iter()
+                    .filter_map(addr::parse_remote_party)
+                    .take(room);
+                self.remote_party.extend(entries);
+                return;
+            }
             "p-asserted-identity" => {
                 let uris = addr::split_address_list(value)
                     .into_iter()
@@ -128,6 +157,16 @@ impl Fields {
         if slot.is_none() {
             *slot = Some(value.to_owned());
         }
+    }
+
+    /// Counts the values of one Via line; the first value of the first line is the top Via.
+    fn add_via(&mut self, value: &str) {
+        let values: Vec<&str> = value.split(',').map(str::trim).collect();
+        if self.via_count == 0 {
+            self.via_branch = values.first().and_then(|top| addr::param(top, "branch"));
+        }
+        let count = u8::try_from(values.len()).unwrap_or(u8::MAX);
+        self.via_count = self.via_count.saturating_add(count);
     }
 
     /// Builds the message, checking the headers every SIP message must have
@@ -155,6 +194,27 @@ impl Fields {
             asserted: self.asserted,
             privacy: self.privacy,
             reason: self.reason,
+            via_count: self.via_count,
+            via_branch: self.via_branch,
+            contact_user: self
+                .contact
+                .as_deref()
+                .and_then(|value| addr::split_address_list(value).first().copied())
+                .and_then(addr::parse_party)
+                .and_then(|party| party.user),
+            refer_to: self.refer_to.as_deref().and_then(refer_to),
+            referred_by: self
+                .referred_by
+                .as_deref()
+                .and_then(addr::parse_party)
+                .map(|party| party.uri),
+            replaces: self.replaces.as_deref().and_then(replaced_call_id),
+            session_expires_s: self
+                .session_expires
+                .as_deref()
+                .and_then(|value| value.split(';').next())
+                .and_then(|secs| secs.trim().parse().ok()),
+            remote_party: self.remote_party,
         })
     }
 }
@@ -172,6 +232,9 @@ fn canonical_name(name: &str) -> String {
         "e" | "E" => "content-encoding",
         "s" | "S" => "subject",
         "k" | "K" => "supported",
+        "r" | "R" => "refer-to",
+        "b" | "B" => "referred-by",
+        "x" | "X" => "session-expires",
         other => return other.to_ascii_lowercase(),
     };
     long.to_owned()
@@ -196,4 +259,23 @@ fn parse_cseq(value: Option<&str>) -> Result<(u32, Method)> {
 fn party(header: &str, value: Option<&str>) -> Result<crate::message::Party> {
     let value = value.ok_or_else(|| Error::sip_header(header, "missing"))?;
     addr::parse_party(value).ok_or_else(|| Error::sip_header(header, "malformed address"))
+}
+
+/// The target of a Refer-To value, with the Call-ID of an embedded Replaces.
+fn refer_to(value: &str) -> Option<ReferTo> {
+    let party = addr::parse_party(value)?;
+    let replaces = addr::uri_header(&party.uri, "replaces")
+        .map(|replaces| addr::percent_decode(&replaces))
+        .and_then(|replaces| replaced_call_id(&replaces));
+    Some(ReferTo {
+        user: party.user,
+        replaces,
+    })
+}
+
+/// The Call-ID of a Replaces value `call-id;to-tag=..;from-tag=..` (RFC 3891 §6.1).
+fn replaced_call_id(value: &str) -> Option<String> {
+    let call_id = value.split(';').next().unwrap_or_default().trim();
+    let valid = !call_id.is_empty() && !call_id.chars().any(char::is_control);
+    valid.then(|| call_id.to_owned())
 }

@@ -2,7 +2,11 @@
 //!
 //! [`parse`] frames the message with rsip (`rsip::SipMessage::try_from`) and keeps the
 //! start line, Call-ID, CSeq, From, To, P-Asserted-Identity (RFC 3325 §9.1), Privacy
-//! (RFC 3323 §4.2) and Reason (RFC 3326). Bodies are ignored. Who the caller is, is
+//! (RFC 3323 §4.2), Reason (RFC 3326), the Via count and top branch (RFC 3261 §8.1.1.7),
+//! the Contact user (§8.1.1.8), Refer-To (RFC 3515 §2.1), Referred-By (RFC 3892),
+//! Replaces (RFC 3891), Session-Expires (RFC 4028 §4) and Remote-Party-ID (the
+//! pre-standard draft-ietf-sip-privacy-04 header many trunks still send). Bodies are
+//! ignored. Who the caller is, is
 //! [`crate::identity`]'s question; what the message does to a call is
 //! [`crate::tracker`]'s.
 //!
@@ -31,7 +35,7 @@ mod head;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use addr::parse_uri;
+pub(crate) use addr::{parse_uri, percent_decode};
 
 /// A SIP method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -190,6 +194,64 @@ pub struct SipMessage {
     pub privacy: Vec<String>,
     /// The Reason header value, when present.
     pub reason: Option<String>,
+    /// How many Via values the message carries (one per hop it crossed), at most 255.
+    pub via_count: u8,
+    /// The `branch` parameter of the top Via: the transaction on the last hop.
+    pub via_branch: Option<String>,
+    /// User part of the first Contact URI.
+    pub contact_user: Option<String>,
+    /// The Refer-To header of a REFER.
+    pub refer_to: Option<ReferTo>,
+    /// The Referred-By URI as written, when present.
+    pub referred_by: Option<String>,
+    /// The Call-ID a Replaces header names, when present.
+    pub replaces: Option<String>,
+    /// The session interval of a Session-Expires header, in seconds.
+    pub session_expires_s: Option<u32>,
+    /// Remote-Party-ID entries, in order.
+    pub remote_party: Vec<RemoteParty>,
+}
+
+/// The transfer target of a REFER (RFC 3515 §2.1).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReferTo {
+    /// User part of the Refer-To URI: the extension or number the call moves to.
+    pub user: Option<String>,
+    /// The Call-ID inside an embedded `?Replaces=` (RFC 3891 §7.1), URL-decoded: the
+    /// consultation call of an attended transfer.
+    pub replaces: Option<String>,
+}
+
+impl fmt::Debug for ReferTo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReferTo")
+            .field("has_user", &self.user.is_some())
+            .field("replaces", &self.replaces.as_deref().map(CallIdDigest))
+            .finish()
+    }
+}
+
+/// One Remote-Party-ID entry: `[name] <uri>;party=calling;privacy=full;screen=yes`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RemoteParty {
+    /// The URI as written, without angle brackets.
+    pub uri: String,
+    /// The `party` parameter, lowercased (`calling`, `called`), when present.
+    pub party: Option<String>,
+    /// The `privacy` parameter, lowercased (`full`, `name`, `uri`, `off`), when present.
+    pub privacy: Option<String>,
+    /// The `screen` parameter, lowercased (`yes`, `no`), when present.
+    pub screen: Option<String>,
+}
+
+impl fmt::Debug for RemoteParty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteParty")
+            .field("party", &self.party)
+            .field("privacy", &self.privacy)
+            .field("screen", &self.screen)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SipMessage {
@@ -226,6 +288,12 @@ impl fmt::Debug for SipMessage {
             .field("asserted", &self.asserted.len())
             .field("privacy", &self.privacy)
             .field("has_reason", &self.reason.is_some())
+            .field("via_count", &self.via_count)
+            .field("refer_to", &self.refer_to)
+            .field("has_referred_by", &self.referred_by.is_some())
+            .field("replaces", &self.replaces.as_deref().map(CallIdDigest))
+            .field("session_expires_s", &self.session_expires_s)
+            .field("remote_party", &self.remote_party)
             .finish()
     }
 }

@@ -272,7 +272,10 @@ proptest! {
 
     #[test]
     fn arbitrary_header_values_never_panic(value in "\\PC{0,60}") {
-        for header in ["From", "To", "P-Asserted-Identity", "Privacy", "CSeq", "Call-ID"] {
+        for header in [
+            "From", "To", "P-Asserted-Identity", "Privacy", "CSeq", "Call-ID", "Via",
+            "Contact", "Refer-To", "Replaces", "Session-Expires", "Remote-Party-ID",
+        ] {
             // Placed first, so it wins over the valid header of the same name.
             let text = MINIMAL.replacen("\r\n", &format!("\r\n{header}: {value}\r\n"), 1);
             let _ = parse(text.as_bytes());
@@ -308,4 +311,89 @@ fn a_display_name_with_escaped_quotes_outside_a_string_is_read() {
     assert_eq!(message.from.user.as_deref(), Some("816666"));
     assert_eq!(message.from.display_name.as_deref(), Some("arik"));
     assert_eq!(message.from.tag.as_deref(), Some("6b1a"));
+}
+
+const INVITE_WITH_EXTRAS: &str = "INVITE sip:2002@10.0.0.7:5062 SIP/2.0\r\n\
+    Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-proxy-2, SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-uac\r\n\
+    v: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK-edge\r\n\
+    From: <sip:+31201234567@trunk.example>;tag=a\r\n\
+    To: <sip:600@127.0.0.1>\r\n\
+    Call-ID: extras-1\r\n\
+    CSeq: 1 INVITE\r\n\
+    Contact: \"Desk\" <sip:2002@10.0.0.7:5062;transport=udp>, <sip:other@h>\r\n\
+    Session-Expires: 1800;refresher=uac\r\n\
+    Replaces: consult-9@pbx;to-tag=t1;from-tag=f1\r\n\
+    Referred-By: <sip:2001@pbx.example>\r\n\
+    Remote-Party-ID: \"Jan\" <sip:+31201234567@trunk.example>;party=calling;Screen=No;privacy=Full\r\n\
+    Content-Length: 0\r\n\r\n";
+
+#[test]
+fn via_count_and_top_branch() {
+    let message = parse(INVITE_WITH_EXTRAS.as_bytes()).unwrap();
+
+    assert_eq!(message.via_count, 3);
+    assert_eq!(message.via_branch.as_deref(), Some("z9hG4bK-proxy-2"));
+    let minimal = parse(MINIMAL.as_bytes()).unwrap();
+    assert_eq!(minimal.via_count, 1);
+    assert_eq!(minimal.via_branch.as_deref(), Some("z9hG4bK-1"));
+}
+
+#[test]
+fn contact_session_replaces_and_referred_by() {
+    let message = parse(INVITE_WITH_EXTRAS.as_bytes()).unwrap();
+
+    assert_eq!(message.contact_user.as_deref(), Some("2002"));
+    assert_eq!(message.session_expires_s, Some(1800));
+    assert_eq!(message.replaces.as_deref(), Some("consult-9@pbx"));
+    assert_eq!(message.referred_by.as_deref(), Some("sip:2001@pbx.example"));
+    let plain = parse(MINIMAL.as_bytes()).unwrap();
+    assert_eq!(
+        (plain.contact_user, plain.session_expires_s, plain.replaces),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn remote_party_id_parameters_are_lowercased() {
+    let message = parse(INVITE_WITH_EXTRAS.as_bytes()).unwrap();
+
+    let entry = &message.remote_party[0];
+    assert_eq!(entry.uri, "sip:+31201234567@trunk.example");
+    assert_eq!(entry.party.as_deref(), Some("calling"));
+    assert_eq!(entry.screen.as_deref(), Some("no"));
+    assert_eq!(entry.privacy.as_deref(), Some("full"));
+}
+
+#[test]
+fn refer_to_with_and_without_an_embedded_replaces() {
+    let blind = MINIMAL
+        .replace("OPTIONS sip", "REFER sip")
+        .replace("7 OPTIONS", "7 REFER")
+        .replace("CSeq", "Refer-To: <sip:2003@pbx.example>\r\nCSeq");
+    let attended = MINIMAL
+        .replace("OPTIONS sip", "REFER sip")
+        .replace("7 OPTIONS", "7 REFER")
+        .replace(
+            "CSeq",
+            "r: <sip:2003@pbx.example?Replaces=consult-9%40pbx%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>\r\nCSeq",
+        );
+
+    let blind = parse(blind.as_bytes()).unwrap().refer_to.unwrap();
+    let attended = parse(attended.as_bytes()).unwrap().refer_to.unwrap();
+
+    assert_eq!(blind.user.as_deref(), Some("2003"));
+    assert_eq!(blind.replaces, None);
+    assert_eq!(attended.user.as_deref(), Some("2003"));
+    assert_eq!(attended.replaces.as_deref(), Some("consult-9@pbx"));
+}
+
+#[test]
+fn new_fields_stay_out_of_debug_output() {
+    let message = parse(INVITE_WITH_EXTRAS.as_bytes()).unwrap();
+
+    let shown = format!("{message:?}");
+
+    for secret in ["+3120", "2001", "consult-9", "Jan", "10.0.0.7"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
 }

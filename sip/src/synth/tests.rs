@@ -39,11 +39,16 @@ fn ringing(caller: CallerId) -> CallEventKind {
     CallEventKind::Ringing {
         caller,
         called: "2001".to_owned(),
+        transferred_from: None,
     }
 }
 
 fn ended(cause: EndCause, hangup_by: Option<Side>) -> CallEventKind {
-    CallEventKind::Ended { cause, hangup_by }
+    CallEventKind::Ended {
+        cause,
+        hangup_by,
+        timed_out: false,
+    }
 }
 
 #[test]
@@ -56,7 +61,9 @@ fn every_shape_yields_its_events() {
             14,
             vec![
                 ringing(number()),
-                CallEventKind::Answered,
+                CallEventKind::Answered {
+                    by: Some("2001".to_owned()),
+                },
                 completed.clone(),
             ],
         ),
@@ -80,7 +87,9 @@ fn every_shape_yields_its_events() {
             14,
             vec![
                 ringing(CallerId::Withheld),
-                CallEventKind::Answered,
+                CallEventKind::Answered {
+                    by: Some("2001".to_owned()),
+                },
                 completed,
             ],
         ),

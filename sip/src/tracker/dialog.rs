@@ -1,7 +1,7 @@
 //! Hand-made messages of one dialog, for tracker tests: caller `+31201234567` with tag
 //! `ct`, agent extension `2001` with tag `pt`.
 
-use crate::message::{Method, Party, SipMessage, StartLine};
+use crate::message::{Method, Party, ReferTo, SipMessage, StartLine};
 use crate::tracker::Side;
 
 pub(crate) const CALLER_NUMBER: &str = "+31201234567";
@@ -65,6 +65,14 @@ impl Dialog {
             asserted: Vec::new(),
             privacy: Vec::new(),
             reason: None,
+            via_count: 1,
+            via_branch: Some(format!("z9hG4bK-caller-{cseq}")),
+            contact_user: None,
+            refer_to: None,
+            referred_by: None,
+            replaces: None,
+            session_expires_s: None,
+            remote_party: Vec::new(),
         }
     }
 
@@ -123,5 +131,67 @@ impl Dialog {
     /// 200 OK to a BYE sent by `by`.
     pub(crate) fn bye_ok(&self, cseq: u32, by: Side) -> SipMessage {
         self.response_to(200, cseq, Method::Bye, by)
+    }
+
+    /// The proxy's forked copy of the initial INVITE to `target`, on branch `branch`
+    /// (two Vias, the proxy's on top).
+    pub(crate) fn branch_invite(&self, cseq: u32, target: &str, branch: &str) -> SipMessage {
+        let mut invite = self.invite(cseq);
+        invite.start = StartLine::Request {
+            method: Method::Invite,
+            uri_user: Some(target.to_owned()),
+        };
+        invite.via_count = 2;
+        invite.via_branch = Some(branch.to_owned());
+        invite
+    }
+
+    /// The proxy's CANCEL of one branch.
+    pub(crate) fn branch_cancel(&self, cseq: u32, branch: &str) -> SipMessage {
+        let mut cancel = self.cancel(cseq);
+        cancel.via_count = 2;
+        cancel.via_branch = Some(branch.to_owned());
+        cancel
+    }
+
+    /// A response of the phone on `branch` with To-tag `tag`, on the branch leg (two
+    /// Vias) when `on_branch`, else the copy the proxy forwards to the caller (one Via).
+    pub(crate) fn fork_response(
+        &self,
+        status: u16,
+        cseq: u32,
+        branch: &str,
+        tag: &str,
+        on_branch: bool,
+    ) -> SipMessage {
+        let mut response = self.response(status, cseq, Method::Invite);
+        response.to.tag = Some(tag.to_owned());
+        response.contact_user = Some("phone".to_owned());
+        if on_branch {
+            response.via_count = 2;
+            response.via_branch = Some(branch.to_owned());
+        }
+        response
+    }
+
+    /// In-dialog REFER from `by` to `target`, attended when it names `replaces`.
+    pub(crate) fn refer(
+        &self,
+        cseq: u32,
+        by: Side,
+        target: &str,
+        replaces: Option<&str>,
+    ) -> SipMessage {
+        let mut refer = self.request(Method::Refer, cseq, by, true);
+        refer.refer_to = Some(ReferTo {
+            user: Some(target.to_owned()),
+            replaces: replaces.map(str::to_owned),
+        });
+        refer
+    }
+
+    /// In-dialog UPDATE from the caller (RFC 3311).
+    pub(crate) fn request_update(&self, cseq: u32) -> SipMessage {
+        self.request(Method::Update, cseq, Side::Caller, true)
     }
 }

@@ -3,15 +3,19 @@
 use super::dialog::CALLER_NUMBER;
 use super::*;
 
+mod forks;
 mod lab;
 mod sequences;
 mod timers;
+mod transfers;
 
 /// An event without its Call-ID, for compact expectations.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Seen {
     Ringing(CallerId, String),
+    Offered(String),
     Answered,
+    Transferred(String),
     Ended(EndCause, Option<Side>),
 }
 
@@ -19,11 +23,15 @@ pub(super) fn seen(events: &[CallEvent]) -> Vec<Seen> {
     events
         .iter()
         .map(|event| match &event.kind {
-            CallEventKind::Ringing { caller, called } => {
+            CallEventKind::Ringing { caller, called, .. } => {
                 Seen::Ringing(caller.clone(), called.clone())
             }
-            CallEventKind::Answered => Seen::Answered,
-            CallEventKind::Ended { cause, hangup_by } => Seen::Ended(*cause, *hangup_by),
+            CallEventKind::Offered { target } => Seen::Offered(target.clone()),
+            CallEventKind::Answered { .. } => Seen::Answered,
+            CallEventKind::Transferred { to, .. } => Seen::Transferred(to.clone()),
+            CallEventKind::Ended {
+                cause, hangup_by, ..
+            } => Seen::Ended(*cause, *hangup_by),
         })
         .collect()
 }

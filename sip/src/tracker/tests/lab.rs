@@ -96,7 +96,7 @@ fn answered_fixture_times_and_counters() {
         stats.duplicates, 7,
         "each of the 7 proxied messages comes twice"
     );
-    assert_eq!((stats.ignored, stats.calls_refused_full), (0, 0));
+    assert_eq!((stats.ignored, stats.calls_evicted), (0, 0));
 }
 
 #[test]

@@ -176,7 +176,6 @@ fn final_statuses_map_to_causes() {
         (404, EndCause::Failed),
         (480, EndCause::Failed),
         (503, EndCause::Failed),
-        (302, EndCause::Failed),
     ];
     for (status, cause) in table {
         let d = Dialog::new("c1");
