@@ -66,9 +66,14 @@ fn run(file: &str) -> Option<Run> {
         for event in tracker.observe(&msg, captured.at_ms) {
             let seen = calls.entry(event.call_id.clone()).or_default();
             match event.kind {
-                CallEventKind::Ringing { caller, called } => seen.ringing = Some((caller, called)),
-                CallEventKind::Answered => seen.answered = true,
-                CallEventKind::Ended { cause, hangup_by } => seen.ended = Some((cause, hangup_by)),
+                CallEventKind::Ringing { caller, called, .. } => {
+                    seen.ringing = Some((caller, called));
+                }
+                CallEventKind::Answered { .. } => seen.answered = true,
+                CallEventKind::Ended {
+                    cause, hangup_by, ..
+                } => seen.ended = Some((cause, hangup_by)),
+                CallEventKind::Offered { .. } | CallEventKind::Transferred { .. } => {}
             }
         }
     }

@@ -33,8 +33,11 @@ fn ends(capture: &Capture) -> Vec<(EndCause, Option<Side>)> {
         for event in tracker.observe(&msg, captured.at_ms) {
             match event.kind {
                 CallEventKind::Ringing { .. } => calls += 1,
-                CallEventKind::Answered => answered += 1,
-                CallEventKind::Ended { cause, hangup_by } => ended.push((cause, hangup_by)),
+                CallEventKind::Answered { .. } => answered += 1,
+                CallEventKind::Ended {
+                    cause, hangup_by, ..
+                } => ended.push((cause, hangup_by)),
+                CallEventKind::Offered { .. } | CallEventKind::Transferred { .. } => {}
             }
         }
     }
