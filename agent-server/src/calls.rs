@@ -393,7 +393,6 @@ pub async fn run(
             () = shutdown.cancelled() => None,
         };
         let Some(event) = event else { break };
-        service.metrics.call_events.fetch_add(1, Ordering::Relaxed);
         if let Err(err) = service.handle(event).await {
             service
                 .metrics
@@ -401,6 +400,8 @@ pub async fn run(
                 .fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %err, "call event could not be stored");
         }
+        // Counted once handled, so a reader of the counter finds the event's effects.
+        service.metrics.call_events.fetch_add(1, Ordering::Relaxed);
     }
     tracing::debug!(live = service.live_calls(), "call service stopped");
 }

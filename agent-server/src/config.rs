@@ -3,8 +3,9 @@
 //! Settings come from four places, the first that has a value wins: a command-line flag, a
 //! `RINGSIDE_*` environment variable, the TOML file named by `--config` (or
 //! `RINGSIDE_CONFIG`), and the built-in defaults. The defaults need nothing: an SQLite
-//! file under `./data`, HTTP on 127.0.0.1:8080 and HEP over UDP on 127.0.0.1:9060. The
-//! result is validated once, in [`Settings::resolve`], and passed down from there.
+//! file under `./data`, HTTP on 127.0.0.1:8080, and HEP over UDP and over TCP on
+//! 127.0.0.1:9060. The result is validated once, in [`Settings::resolve`], and passed down
+//! from there.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,24 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Read captures and print their call events as JSON lines, or play them to a server.
+    Replay(ReplayArgs),
+}
+
+/// Arguments of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Capture files: hepdump (`.hep`), pcap or pcapng; the format is read from the
+    /// content. Replayed in the order given, through one tracker.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Instead of printing events, send every message as a HEPv3 datagram to this
+    /// HOST:PORT, at the capture's pace.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub send: Option<String>,
+    /// With --send: play this many times faster than the capture (0 = as fast as possible).
+    #[arg(long, default_value_t = 1.0, requires = "send")]
+    pub speed: f64,
 }
 
 /// `agent-server user ...`
@@ -85,6 +104,10 @@ pub struct ConfigArgs {
     /// UDP address where HEP datagrams are received.
     #[arg(long, global = true, env = "RINGSIDE_HEP_ADDR")]
     pub hep_addr: Option<SocketAddr>,
+    /// TCP address where HEPv3 frames are received (default: the HEP UDP address; an
+    /// empty value turns the TCP listener off).
+    #[arg(long, global = true, env = "RINGSIDE_HEP_TCP_LISTEN")]
+    pub hep_tcp_listen: Option<ListenAddr>,
     /// Database URL: `sqlite://PATH` or `postgres://...`.
     #[arg(
         long,
@@ -120,6 +143,10 @@ pub struct FileConfig {
     max_call_hours: Option<u64>,
     tracker_max_calls: Option<usize>,
     hep_recv_buffer_bytes: Option<usize>,
+    hep_tcp_listen: Option<ListenAddr>,
+    hep_tcp_max_connections: Option<usize>,
+    hep_tcp_max_frame_bytes: Option<usize>,
+    hep_tcp_read_timeout_secs: Option<u64>,
     dispositions: Option<Vec<Disposition>>,
 }
 
@@ -149,6 +176,14 @@ pub struct Settings {
     pub tracker_max_calls: usize,
     /// SO_RCVBUF asked for on the HEP socket; the kernel may grant less.
     pub hep_recv_buffer_bytes: usize,
+    /// HEPv3-over-TCP listen address; `None` when the TCP listener is off.
+    pub hep_tcp_addr: Option<SocketAddr>,
+    /// Most HEP TCP connections open at once; further ones are closed at accept.
+    pub hep_tcp_max_connections: usize,
+    /// Largest HEPv3 frame accepted over TCP, in bytes (at most 65,535, the format's cap).
+    pub hep_tcp_max_frame_bytes: usize,
+    /// A HEP TCP connection that sends nothing for this long is closed.
+    pub hep_tcp_read_timeout_secs: u64,
     /// The disposition codes agents choose from.
     pub dispositions: Vec<Disposition>,
 }
@@ -217,15 +252,21 @@ impl Settings {
             bail!("dispositions: the list must not be empty and every code needs a value");
         }
 
+        let hep_addr = args
+            .hep_addr
+            .or(file.hep_addr)
+            .unwrap_or(([127, 0, 0, 1], 9060).into());
+        let hep_tcp_addr = match args.hep_tcp_listen.or(file.hep_tcp_listen) {
+            Some(ListenAddr(addr)) => addr,
+            None => Some(hep_addr),
+        };
+
         let settings = Settings {
             http_addr: args
                 .http_addr
                 .or(file.http_addr)
                 .unwrap_or(([127, 0, 0, 1], 8080).into()),
-            hep_addr: args
-                .hep_addr
-                .or(file.hep_addr)
-                .unwrap_or(([127, 0, 0, 1], 9060).into()),
+            hep_addr,
             database_url,
             default_region,
             ui_dir: args
@@ -239,6 +280,10 @@ impl Settings {
             max_call_hours: file.max_call_hours.unwrap_or(4),
             tracker_max_calls: file.tracker_max_calls.unwrap_or(100_000),
             hep_recv_buffer_bytes: file.hep_recv_buffer_bytes.unwrap_or(8 * 1024 * 1024),
+            hep_tcp_addr,
+            hep_tcp_max_connections: file.hep_tcp_max_connections.unwrap_or(64),
+            hep_tcp_max_frame_bytes: file.hep_tcp_max_frame_bytes.unwrap_or(65_535),
+            hep_tcp_read_timeout_secs: file.hep_tcp_read_timeout_secs.unwrap_or(300),
             dispositions,
         };
         if settings.session_hours == 0 || settings.ringing_timeout_secs == 0 {
@@ -246,6 +291,12 @@ impl Settings {
         }
         if settings.tracker_max_calls == 0 {
             bail!("tracker_max_calls must be at least 1");
+        }
+        if settings.hep_tcp_max_connections == 0 || settings.hep_tcp_read_timeout_secs == 0 {
+            bail!("hep_tcp_max_connections and hep_tcp_read_timeout_secs must be at least 1");
+        }
+        if !(HEP_MIN_FRAME..=HEP_MAX_FRAME).contains(&settings.hep_tcp_max_frame_bytes) {
+            bail!("hep_tcp_max_frame_bytes must be between {HEP_MIN_FRAME} and {HEP_MAX_FRAME}");
         }
         Ok(settings)
     }
@@ -259,6 +310,36 @@ impl Settings {
             ..ConfigArgs::default()
         };
         Settings::resolve(&args, false).expect("the built-in defaults are valid")
+    }
+}
+
+/// Smallest HEPv3 frame: the 6-byte header alone.
+const HEP_MIN_FRAME: usize = 6;
+/// Largest HEPv3 frame: its total length is a 16-bit field.
+const HEP_MAX_FRAME: usize = 65_535;
+
+/// A listen address that may be switched off: an empty value means "do not listen".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct ListenAddr(pub Option<SocketAddr>);
+
+impl std::str::FromStr for ListenAddr {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(ListenAddr(None));
+        }
+        text.parse().map(|addr| ListenAddr(Some(addr)))
+    }
+}
+
+impl TryFrom<String> for ListenAddr {
+    type Error = std::net::AddrParseError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
     }
 }
 
@@ -382,6 +463,73 @@ mod tests {
         );
         assert!(db_err.contains("unsupported scheme \"mysql\""), "{db_err}");
         assert!(!db_err.contains("secret"), "{db_err}");
+    }
+
+    #[test]
+    fn hep_tcp_follows_the_udp_address_and_can_be_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ringside.toml");
+        std::fs::write(
+            &path,
+            "hep_addr = \"127.0.0.1:9998\"\nhep_tcp_listen = \"\"\nhep_tcp_max_connections = 3\n",
+        )
+        .unwrap();
+        let from_file = ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        };
+        let followed =
+            Cli::try_parse_from(["agent-server", "--hep-addr", "0.0.0.0:5000", "migrate"]).unwrap();
+        let moved = Cli::try_parse_from([
+            "agent-server",
+            "--hep-tcp-listen",
+            "127.0.0.1:6000",
+            "migrate",
+        ])
+        .unwrap();
+        let bad_frame = ConfigArgs {
+            config: Some(dir.path().join("frame.toml")),
+            ..ConfigArgs::default()
+        };
+        std::fs::write(
+            dir.path().join("frame.toml"),
+            "hep_tcp_max_frame_bytes = 70000\n",
+        )
+        .unwrap();
+
+        let off = Settings::resolve(&from_file, false).unwrap();
+        let followed = Settings::resolve(&followed.options, false).unwrap();
+        let moved = Settings::resolve(&moved.options, false).unwrap();
+        let defaults = Settings::resolve(&ConfigArgs::default(), false).unwrap();
+        let err = Settings::resolve(&bad_frame, false)
+            .unwrap_err()
+            .to_string();
+
+        assert_eq!(off.hep_tcp_addr, None);
+        assert_eq!(off.hep_tcp_max_connections, 3);
+        assert_eq!(followed.hep_tcp_addr, Some("0.0.0.0:5000".parse().unwrap()));
+        assert_eq!(moved.hep_tcp_addr, Some("127.0.0.1:6000".parse().unwrap()));
+        assert_eq!(
+            defaults.hep_tcp_addr,
+            Some("127.0.0.1:9060".parse().unwrap())
+        );
+        assert_eq!(defaults.hep_tcp_max_frame_bytes, 65_535);
+        assert!(err.contains("hep_tcp_max_frame_bytes"), "{err}");
+    }
+
+    #[test]
+    fn replay_takes_files_and_a_speed_only_with_send() {
+        let plain = Cli::try_parse_from(["agent-server", "replay", "a.hep", "b.pcap"]).unwrap();
+        let speed_alone = Cli::try_parse_from(["agent-server", "replay", "--speed", "2", "a.hep"]);
+        let none = Cli::try_parse_from(["agent-server", "replay"]);
+
+        let Command::Replay(args) = plain.command else {
+            panic!("expected replay");
+        };
+        assert_eq!(args.files.len(), 2);
+        assert!(args.send.is_none());
+        assert!(speed_alone.is_err());
+        assert!(none.is_err());
     }
 
     #[test]

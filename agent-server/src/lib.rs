@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //! - [`config`]: command line, TOML file and `RINGSIDE_*` variables, validated once.
-//! - [`ingest`]: the HEP UDP socket and the call tracker task (SIP decoding and call state
-//!   live in the `ringside-sip` crate).
+//! - [`ingest`]: the HEP UDP socket, the HEP TCP listener and the call tracker task (SIP
+//!   decoding and call state live in the `ringside-sip` crate).
+//! - [`replay`]: `agent-server replay`, captures through the tracker as JSON lines.
 //! - [`calls`]: tracker events become interaction rows and pops.
 //! - [`hub`]: which consoles are open, and the live pops each agent has.
 //! - [`http`]: REST API, the console websocket and the console's files.
@@ -24,6 +25,7 @@ pub mod hub;
 pub mod ingest;
 pub mod metrics;
 pub mod phone;
+pub mod replay;
 pub mod store;
 pub mod users;
 
@@ -52,6 +54,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where HEP datagrams are received.
     pub hep_addr: SocketAddr,
+    /// Where HEPv3 TCP connections are accepted; `None` when the listener is off.
+    pub hep_tcp_addr: Option<SocketAddr>,
     /// The kernel receive buffer granted to the HEP socket, in bytes.
     pub hep_recv_buffer_bytes: usize,
     /// The database.
@@ -118,6 +122,15 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         granted_bytes = granted,
         "HEP receive buffer"
     );
+    let hep_tcp = match settings.hep_tcp_addr {
+        Some(addr) => Some(
+            ingest::tcp::bind_tcp(addr)
+                .await
+                .with_context(|| format!("binding HEP TCP address {addr}"))?,
+        ),
+        None => None,
+    };
+    let hep_tcp_addr = hep_tcp.as_ref().map(|l| l.local_addr()).transpose()?;
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("binding HTTP address {}", settings.http_addr))?;
@@ -131,9 +144,31 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         ..TrackerConfig::default()
     });
     let (events_tx, events_rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let (messages_tx, messages_rx) = tokio::sync::mpsc::channel(ingest::MESSAGE_QUEUE);
     tasks.spawn(ingest::run_udp(
         hep_socket,
+        messages_tx.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    if let Some(listener) = hep_tcp {
+        let limits = ingest::tcp::TcpLimits {
+            max_connections: settings.hep_tcp_max_connections,
+            max_frame_bytes: settings.hep_tcp_max_frame_bytes,
+            read_timeout: Duration::from_secs(settings.hep_tcp_read_timeout_secs),
+        };
+        tasks.spawn(ingest::tcp::run_tcp(
+            listener,
+            limits,
+            messages_tx.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
+    }
+    drop(messages_tx);
+    tasks.spawn(ingest::run_tracker(
         tracker,
+        messages_rx,
         events_tx,
         metrics.clone(),
         shutdown.clone(),
@@ -176,11 +211,18 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
             tracing::error!(error = %err, "HTTP server failed");
         }
     });
-    tracing::info!(http.addr = %http_addr, hep.addr = %hep_addr, "Ringside started");
+    match hep_tcp_addr {
+        Some(tcp_addr) => tracing::info!(
+            http.addr = %http_addr, hep.addr = %hep_addr, hep.tcp_addr = %tcp_addr,
+            "Ringside started"
+        ),
+        None => tracing::info!(http.addr = %http_addr, hep.addr = %hep_addr, "Ringside started"),
+    }
 
     Ok(Running {
         http_addr,
         hep_addr,
+        hep_tcp_addr,
         hep_recv_buffer_bytes: granted,
         store,
         hub,

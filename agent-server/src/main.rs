@@ -21,6 +21,10 @@ async fn main() -> anyhow::Result<()> {
 
     match &cli.command {
         Command::Serve { demo } => serve(Settings::resolve(&cli.options, *demo)?, *demo).await,
+        Command::Replay(args) => {
+            let region = Settings::resolve(&cli.options, false)?.default_region;
+            agent_server::replay::run(args, region).await
+        }
         Command::Migrate => {
             let store = open_store(&cli.options).await?;
             store.close().await;

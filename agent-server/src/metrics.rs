@@ -40,12 +40,30 @@ pub struct Metrics {
     pub ws_dropped_slow: AtomicU64,
     /// Failed logins.
     pub login_failures: AtomicU64,
+    /// HEPv3 datagrams received over UDP.
+    pub ingest_hepv3_udp: AtomicU64,
+    /// HEPv2 datagrams received over UDP.
+    pub ingest_hepv2_udp: AtomicU64,
+    /// Plain SIP datagrams (no HEP framing) received over UDP.
+    pub ingest_sip_udp: AtomicU64,
+    /// HEPv3 frames received over TCP.
+    pub ingest_hepv3_tcp: AtomicU64,
+    /// UDP datagrams that are neither HEP nor SIP text, dropped.
+    pub ingest_unknown: AtomicU64,
+    /// Calls the tracker follows now (ringing or answered).
+    pub calls_tracked: AtomicU64,
+    /// HEP TCP connections open now.
+    pub hep_tcp_connections: AtomicU64,
+    /// HEP TCP connections closed at accept because the cap was reached.
+    pub hep_tcp_refused: AtomicU64,
+    /// HEP TCP connections closed because their byte stream was not HEPv3 framing.
+    pub hep_tcp_bad_frames: AtomicU64,
 }
 
 impl Metrics {
     /// Renders every counter in Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &AtomicU64, &str); 15] = [
+        let rows: [(&str, &str, &AtomicU64, &str); 20] = [
             (
                 "ringside_hep_datagrams_total",
                 "counter",
@@ -136,11 +154,57 @@ impl Metrics {
                 &self.login_failures,
                 "Failed logins",
             ),
+            (
+                "ringside_ingest_unknown_total",
+                "counter",
+                &self.ingest_unknown,
+                "Datagrams neither HEP nor SIP",
+            ),
+            (
+                "ringside_calls_tracked",
+                "gauge",
+                &self.calls_tracked,
+                "Calls the tracker follows now",
+            ),
+            (
+                "ringside_hep_tcp_connections",
+                "gauge",
+                &self.hep_tcp_connections,
+                "HEP TCP connections open now",
+            ),
+            (
+                "ringside_hep_tcp_refused_total",
+                "counter",
+                &self.hep_tcp_refused,
+                "HEP TCP connections refused, too many open",
+            ),
+            (
+                "ringside_hep_tcp_bad_frames_total",
+                "counter",
+                &self.hep_tcp_bad_frames,
+                "HEP TCP connections closed on a bad frame",
+            ),
         ];
         let mut out = String::new();
         for (name, kind, value, help) in rows {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             let _ = writeln!(out, "{name} {}", value.load(Ordering::Relaxed));
+        }
+
+        let sources = [
+            ("hepv3_udp", &self.ingest_hepv3_udp),
+            ("hepv2_udp", &self.ingest_hepv2_udp),
+            ("sip_udp", &self.ingest_sip_udp),
+            ("hepv3_tcp", &self.ingest_hepv3_tcp),
+        ];
+        let name = "ringside_ingest_messages_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Messages received, by source\n# TYPE {name} counter"
+        );
+        for (source, value) in sources {
+            let count = value.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{source=\"{source}\"}} {count}");
         }
         out
     }
@@ -162,6 +226,10 @@ mod tests {
             text.contains("# TYPE ringside_ws_consoles gauge\n"),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 15);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 24);
+        assert!(
+            text.contains("ringside_ingest_messages_total{source=\"hepv2_udp\"} 0\n"),
+            "{text}"
+        );
     }
 }

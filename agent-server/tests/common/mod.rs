@@ -44,10 +44,16 @@ pub struct TestServer {
 }
 
 pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+/// [`start`], with `adjust` applied to the test settings first.
+pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("ringside.db").display());
     let mut settings = Settings::for_tests(&url);
     settings.ui_dir = dir.path().join("no-ui");
+    adjust(&mut settings);
     let running = agent_server::start(settings, CancellationToken::new())
         .await
         .unwrap();
@@ -229,6 +235,21 @@ pub async fn error_of(response: reqwest::Response) -> (u16, String) {
     let body: serde_json::Value = serde_json::from_str(&text)
         .unwrap_or_else(|_| panic!("a JSON error body, got {status} {text:?}"));
     (status, body["error"].as_str().unwrap().to_owned())
+}
+
+/// The counters of `/metrics`, by name (labels included in the name).
+pub async fn metrics_of(server: &TestServer) -> std::collections::BTreeMap<String, u64> {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(name, value)| (name.to_owned(), value.parse().unwrap()))
+        .collect()
 }
 
 /// Polls `check` every 10 ms for up to 5 s.

@@ -7,7 +7,7 @@
 //! | offset | size | field |
 //! | --- | --- | --- |
 //! | 0 | 1 | version, 1 or 2 |
-//! | 1 | 1 | header length: 16 for IPv4, 40 for IPv6 (this header plus addresses) |
+//! | 1 | 1 | header length: Kamailio writes 8 (`sizeof(struct hep_hdr)`, the fixed part only); 16 or 40 (fixed part plus addresses) is accepted too |
 //! | 2 | 1 | address family: 2 (`AF_INET`) or 10 (`AF_INET6` on Linux) |
 //! | 3 | 1 | IP protocol number of the mirrored message (17, 6, 132) |
 //! | 4 | 2 | source port, network byte order |
@@ -61,12 +61,14 @@ pub(crate) fn header(datagram: &[u8]) -> Option<LegacyHeader> {
         FAMILY_IPV6 => 32,
         _ => return None,
     };
-    if declared != FIXED_LEN + addresses {
+    // The byte is informational: Kamailio writes the size of the fixed part alone, and
+    // the layout follows from the family either way.
+    if declared != FIXED_LEN && declared != FIXED_LEN + addresses {
         return None;
     }
 
     let time = if version == 2 { TIME_LEN } else { 0 };
-    let payload_at = declared + time;
+    let payload_at = FIXED_LEN + addresses + time;
     (datagram.len() >= payload_at).then_some(LegacyHeader {
         version,
         payload_at,
