@@ -85,8 +85,8 @@ fn main() -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "tracked calls: {active} of {CALLS} ({} started, {} refused)",
-        stats.calls_started, stats.calls_refused_full
+        "tracked calls: {active} of {CALLS} ({} started, {} evicted)",
+        stats.calls_started, stats.calls_evicted
     )?;
     writeln!(out, "heap bytes live in the tracker: {live}")?;
     writeln!(

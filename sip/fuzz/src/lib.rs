@@ -99,10 +99,24 @@ impl EventCheck {
                     );
                     Seen::Ringing
                 }
-                CallEventKind::Answered => {
+                CallEventKind::Offered { .. } => {
+                    assert!(
+                        matches!(previous, Some((Seen::Ringing, _))),
+                        "offered outside ringing: {previous:?}"
+                    );
+                    Seen::Ringing
+                }
+                CallEventKind::Answered { .. } => {
                     assert!(
                         matches!(previous, Some((Seen::Ringing, _))),
                         "answered without ringing first: {previous:?}"
+                    );
+                    Seen::Answered
+                }
+                CallEventKind::Transferred { .. } => {
+                    assert!(
+                        matches!(previous, Some((Seen::Answered, _))),
+                        "transferred before an answer: {previous:?}"
                     );
                     Seen::Answered
                 }
