@@ -425,3 +425,151 @@ fn cancel_race_is_answered_then_completed_not_abandoned() {
         300,
     );
 }
+
+/// A small seeded generator (xorshift64) so that every shuffle can be replayed.
+struct Shuffler(u64);
+
+impl Shuffler {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        usize::try_from(self.0 % u64::try_from(bound).unwrap()).unwrap()
+    }
+
+    /// Shuffles each call's datagrams among the places that call holds in the file, so
+    /// calls keep their order relative to each other; capture times travel with them.
+    fn shuffle_calls(&mut self, datagrams: &mut [(HepPacket, SipMessage)]) {
+        let ids: Vec<String> = datagrams.iter().map(|(_, m)| m.call_id.clone()).collect();
+        for id in ids.iter().collect::<BTreeSet<_>>() {
+            let places: Vec<usize> = (0..ids.len()).filter(|&i| &ids[i] == id).collect();
+            for k in (1..places.len()).rev() {
+                let j = self.below(k + 1);
+                datagrams.swap(places[k], places[j]);
+            }
+        }
+    }
+}
+
+/// What a call came to: whether it was answered, and its end cause (with `(timer)` when a
+/// timer ended it). Calls still open after the last datagram are ended by `expire`.
+fn outcomes(datagrams: &[(HepPacket, SipMessage)]) -> BTreeMap<String, (bool, String)> {
+    let mut tracker = Tracker::default();
+    let mut calls = feed(&mut tracker, datagrams);
+    for event in tracker.expire(i64::MAX / 4) {
+        calls.entry(event.call_id.clone()).or_default().push(event);
+    }
+    calls
+        .into_iter()
+        .map(|(id, events)| {
+            let answered = events
+                .iter()
+                .any(|e| matches!(e.kind, CallEventKind::Answered { .. }));
+            let end = events.iter().find_map(|e| match &e.kind {
+                CallEventKind::Ended {
+                    cause, timed_out, ..
+                } => Some(format!(
+                    "{}{}",
+                    cause.as_str(),
+                    if *timed_out { " (timer)" } else { "" }
+                )),
+                _ => None,
+            });
+            (id, (answered, end.unwrap_or_default()))
+        })
+        .collect()
+}
+
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=64;
+
+/// Replays `name` with every seed; `check` gets the file-order outcome and a shuffled one.
+fn for_each_shuffle(name: &str, check: impl Fn(u64, &(bool, String), &(bool, String))) {
+    let datagrams = load(name);
+    let recorded = outcomes(&datagrams);
+    for seed in SEEDS {
+        let mut shuffled = datagrams.clone();
+        Shuffler::new(seed).shuffle_calls(&mut shuffled);
+        let got = outcomes(&shuffled);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            recorded.keys().collect::<Vec<_>>(),
+            "{name}, seed {seed}: calls"
+        );
+        for (id, want) in &recorded {
+            check(seed, want, &got[id]);
+        }
+    }
+}
+
+#[test]
+fn single_dialog_shapes_keep_their_outcome_in_any_order() {
+    // A call answered once and hung up, a single refusal, a redirect and a CANCEL that
+    // loses to the 200: every order of their datagrams gives the same outcome.
+    for name in ["decline-603", "hold-resume", "redirect-302", "cancel-race"] {
+        for_each_shuffle(name, |seed, want, got| {
+            assert_eq!(got, want, "{name}, seed {seed}");
+            assert!(!got.1.ends_with("(timer)"), "{name}, seed {seed}");
+        });
+    }
+}
+
+#[test]
+fn fork_answered_in_any_order_is_answered_and_completed_or_hit_by_an_early_branch_487() {
+    // Limitation: a branch's 487 mirrored before any message of the caller's leg (the
+    // fewest Vias) cannot be told from the caller's own final, so in such an order the
+    // forked call ends abandoned unanswered; remembering a final for a moment before
+    // acting would lift it. Every other order keeps the recorded outcome.
+    let abandoned = std::cell::Cell::new(0);
+    for_each_shuffle("fork-answered", |seed, want, got| {
+        assert_eq!(want, &(true, "completed".to_owned()));
+        if got != want {
+            assert_eq!(got, &(false, "abandoned".to_owned()), "seed {seed}");
+            abandoned.set(abandoned.get() + 1);
+        }
+    });
+    assert!(
+        abandoned.get() < SEEDS.count() / 4,
+        "{} abandoned",
+        abandoned.get()
+    );
+}
+
+#[test]
+fn fork_all_busy_in_any_order_is_never_answered() {
+    // Limitation: when the proxy's one 486 to the caller is mirrored before the branches'
+    // own 486s, or a branch's INVITE copy after its refusal, the call waits for branches
+    // it takes to be still ringing and a timer ends it (busy, or failed by the ringing
+    // timeout); the recorded order ends it busy at the caller's 486.
+    for_each_shuffle("fork-all-busy", |seed, want, got| {
+        assert_eq!(want, &(false, "busy".to_owned()));
+        assert!(!got.0, "seed {seed}: answered");
+        assert!(
+            ["busy", "busy (timer)", "failed (timer)"].contains(&got.1.as_str()),
+            "seed {seed}: {}",
+            got.1
+        );
+    });
+}
+
+#[test]
+fn transfers_in_any_order_answer_every_call() {
+    // Limitation: a transfer is a matter of order. The BYE that leaves the transferred
+    // dialog means "transferred" only after the REFER; mirrored before it, it is a plain
+    // hang-up and the call ends completed. So a shuffled transfer keeps every call
+    // answered, and each end cause is the recorded one or completed.
+    for name in ["refer-blind", "refer-attended"] {
+        for_each_shuffle(name, |seed, want, got| {
+            assert!(want.0 && got.0, "{name}, seed {seed}: answered");
+            assert!(
+                got.1 == want.1 || got.1 == "completed",
+                "{name}, seed {seed}: {} instead of {}",
+                got.1,
+                want.1
+            );
+        });
+    }
+}
