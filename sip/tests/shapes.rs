@@ -139,7 +139,7 @@ fn call<'a>(calls: &'a BTreeMap<String, Vec<CallEvent>>, call_id: &str) -> &'a [
 }
 
 #[test]
-fn every_recorded_call_gives_exactly_the_events_its_readme_expects() {
+fn every_recorded_call_is_tracked_and_ends_by_a_message() {
     let (mut tracker, calls) = replay_all();
 
     let expected: BTreeSet<&str> = [
