@@ -52,6 +52,10 @@ enum Wait {
     Redirect,
     /// A branch failed: another branch, or the caller-leg final, may follow.
     Branches,
+    /// The caller's leg got its final while other branches still seemed to ring: the
+    /// proxy sends it only once every branch has failed (RFC 3261 §16.7), so their
+    /// finals were mirrored late and the last of them ends the call.
+    CallerFinal,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -386,29 +390,43 @@ impl Call {
             _ => EndCause::Failed,
         };
         if branch_leg {
-            self.hold(Wait::Branches, cause, at_ms);
+            match self.pending {
+                Some(held) if held.wait == Wait::CallerFinal => {
+                    if !self.rings_elsewhere(None) {
+                        let at_ms = held.at_ms.max(at_ms);
+                        self.end(held.cause, None, false, at_ms, steps);
+                    }
+                }
+                _ => self.hold(Wait::Branches, cause, at_ms),
+            }
             return;
         }
         if let Some(cancel_ms) = self.cancel_ms {
             self.end(EndCause::Abandoned, None, false, cancel_ms, steps);
             return;
         }
-        let others_ring = self
-            .branches
-            .iter()
-            .any(|b| b.rang && !b.failed && b.tag.is_some() && b.tag != tag);
         match status {
             401 | 407 => self.hold(Wait::Challenge, EndCause::Failed, at_ms),
             300..=399 => self.hold(Wait::Redirect, EndCause::Failed, at_ms),
-            _ if others_ring => self.hold(Wait::Branches, cause, at_ms),
+            _ if self.rings_elsewhere(tag) => self.hold(Wait::CallerFinal, cause, at_ms),
             _ => self.end(cause, None, false, at_ms, steps),
         }
     }
 
+    /// Whether a branch that rang (an early dialog other than `except`) has no final yet.
+    fn rings_elsewhere(&self, except: Option<u64>) -> bool {
+        self.branches
+            .iter()
+            .any(|b| b.rang && !b.failed && b.tag.is_some() && b.tag != except)
+    }
+
     /// Applies `change` to every branch with this Via branch or To-tag; records a new
-    /// branch when none matches.
+    /// branch when none matches. Entries it matches are one branch seen from both legs:
+    /// they learn each other's Via branch and To-tag, and a final on any of them is
+    /// final for all (a provisional mirrored after its branch's final revives nothing).
     fn mark_branch(&mut self, via: Option<u64>, tag: Option<u64>, change: impl Fn(&mut Branch)) {
         let mut matched = false;
+        let mut failed = false;
         for branch in &mut self.branches {
             let by_via = via.is_some() && branch.via == via;
             let by_tag = tag.is_some() && branch.tag == tag;
@@ -416,8 +434,21 @@ impl Call {
                 if branch.tag.is_none() {
                     branch.tag = tag;
                 }
+                if branch.via.is_none() {
+                    branch.via = via;
+                }
                 change(branch);
                 matched = true;
+                failed |= branch.failed;
+            }
+        }
+        if failed {
+            for branch in &mut self.branches {
+                let by_via = via.is_some() && branch.via == via;
+                let by_tag = tag.is_some() && branch.tag == tag;
+                if by_via || by_tag {
+                    branch.failed = true;
+                }
             }
         }
         if !matched && (via.is_some() || tag.is_some()) && self.branches.len() < MAX_BRANCHES {
@@ -591,7 +622,9 @@ impl Call {
                 let gave_up = self.pending.filter(|p| {
                     let grace = match p.wait {
                         Wait::Challenge => config.auth_retry_grace_ms,
-                        Wait::Redirect | Wait::Branches => config.redirect_grace_ms,
+                        Wait::Redirect | Wait::Branches | Wait::CallerFinal => {
+                            config.redirect_grace_ms
+                        }
                     };
                     waited(p.at_ms, grace)
                 });

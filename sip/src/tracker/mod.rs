@@ -59,8 +59,13 @@
 //!      caller's leg while another branch that rang (18x with another To-tag) has no
 //!      final yet: one busy or declining phone does not end a call that still rings
 //!      elsewhere. The call ends when the caller-leg final comes with no branch left
-//!      ringing, or `redirect_grace_ms` after the last failure if nothing follows (a new
-//!      branch INVITE cancels that wait), with the last failure's cause.
+//!      ringing, or when the last branch still ringing fails after it (the proxy sends
+//!      the caller its final only once every branch has one, RFC 3261 §16.7, so those
+//!      finals were mirrored late), with the caller-leg final's cause; else
+//!      `redirect_grace_ms` after the last failure if nothing follows (a new branch
+//!      INVITE cancels that wait, unless the caller-leg final came), with the last
+//!      failure's cause. A branch is known by its Via branch and its To-tag alike, and
+//!      once it has a final a provisional mirrored late does not make it ring again.
 //!
 //!    Causes: 486 and 600 are `Busy`; 403 and 603 `Rejected`; 487 `Abandoned`; any final
 //!    after a CANCEL `Abandoned`, the caller having given up first; anything else
@@ -125,9 +130,11 @@
 //! within a second or so; a replay of old captures should be fed its receive times
 //! rather than the recorded ones.
 //!
-//! Limitation: when a branch's failure is the first message of a call the tracker sees
-//! (mirrored before every INVITE copy), it cannot tell the branch from the caller's leg
-//! and ends the call at once; remembering such a final for a moment before acting would
+//! Limitation: when a branch's failure is mirrored before every message of the caller's
+//! leg (the first of the call, or after only other branch-leg copies, whose Via count
+//! then passes for the caller's), the tracker cannot tell the branch from the caller's
+//! leg and ends the call at once (a forked call cancelled elsewhere then ends
+//! `Abandoned` unanswered); remembering such a final for a moment before acting would
 //! lift it.
 //!
 //! Limitation: a response to a re-INVITE (for example a session-timer refresh, RFC 4028)

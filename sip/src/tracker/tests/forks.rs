@@ -153,6 +153,40 @@ fn when_every_branch_fails_the_caller_leg_final_ends_the_call() {
 }
 
 #[test]
+fn a_caller_leg_final_mirrored_before_the_branch_finals_ends_the_call_at_the_last() {
+    let d = Dialog::new("fork");
+    let mut tracker = Tracker::default();
+    let events = feed(
+        &mut tracker,
+        &[
+            (d.invite(1), 0),
+            (d.branch_invite(1, "2001", "b1"), 1),
+            (d.fork_response(180, 1, "b1", "t1", false), 10),
+            (d.fork_response(180, 1, "b2", "t2", false), 11),
+            // The proxy's 486 to the caller, then the branches' own finals, late; 2002's
+            // 180 on its branch comes after its 486 and must not make it ring again.
+            (d.fork_response(486, 1, "b2", "t2", false), 702),
+            (d.fork_response(486, 1, "b2", "t2", true), 700),
+            (d.fork_response(180, 1, "b2", "t2", true), 12),
+            (d.branch_invite(1, "2002", "b2"), 2),
+        ],
+    );
+    assert_eq!(
+        seen(&events),
+        vec![
+            ringing(number(CALLER_NUMBER), "2001"),
+            Seen::Offered("2002".into())
+        ],
+        "2001's branch still rings"
+    );
+
+    let events = tracker.observe(&d.fork_response(486, 1, "b1", "t1", true), 500);
+
+    assert_eq!(seen(&events), vec![Seen::Ended(EndCause::Busy, None)]);
+    assert_eq!(events[0].at_ms, 702);
+}
+
+#[test]
 fn when_every_branch_fails_and_the_caller_final_is_not_seen_the_grace_ends_it() {
     let d = Dialog::new("fork");
     let mut tracker = Tracker::default();
