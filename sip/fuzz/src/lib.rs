@@ -146,6 +146,22 @@ impl EventCheck {
     }
 }
 
+/// Reads `data` as a capture file and classifies and decodes it as one datagram. Every
+/// message the reader returns is then parsed (the result does not matter, only that
+/// nothing panics), and the reader never returns an empty message.
+pub fn capture_read(data: &[u8]) {
+    if let Ok(capture) = ringside_sip::capture::read(data) {
+        for captured in &capture.messages {
+            assert!(!captured.payload.is_empty(), "an empty message was returned");
+            let _ = message::parse(&captured.payload);
+        }
+    }
+    let _ = hep::classify(data);
+    if let Ok(any) = hep::decode_any(data) {
+        let _ = message::parse(&any.packet.payload);
+    }
+}
+
 /// Splits the input into segments, parses each message, feeds the parsed ones to one
 /// tracker and checks its events (see the module docs for the format).
 pub fn parse_and_track(data: &[u8]) {
