@@ -26,8 +26,6 @@
 
 use std::fmt;
 
-use rsip::prelude::HasHeaders;
-
 use crate::{Error, Result};
 
 mod addr;
@@ -336,10 +334,11 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// # Errors
 ///
 /// [`Error::PayloadNotUtf8`] when the start line or headers are not UTF-8;
-/// [`Error::SipParse`] when rsip cannot frame the message, or Call-ID, CSeq, From or To is
-/// missing or malformed. Malformed P-Asserted-Identity entries are skipped, not fatal.
+/// [`Error::SipParse`] when the start line is not a request or status line rsip accepts, a
+/// header line is not `name: value`, or Call-ID, CSeq, From or To is missing or
+/// malformed. Malformed P-Asserted-Identity entries are skipped, not fatal.
 pub fn parse(bytes: &[u8]) -> Result<SipMessage> {
-    let prepared = head::prepare(bytes)?;
+    let head = head::head(bytes)?;
     tracing::trace!(
         target: "ringside::raw",
         size_bytes = bytes.len(),
@@ -347,27 +346,67 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage> {
         "sip message received"
     );
 
-    let raw = rsip::SipMessage::try_from(prepared.bytes).map_err(|err| Error::from_rsip(&err))?;
-    let start = match &raw {
+    let mut lines = head::Lines::new(head);
+    let start_line = lines.next().unwrap_or_default();
+    let start = start_line_of(&start_line)?;
+    let mut fields = head::Fields::default();
+    for line in lines {
+        fields.add_line(line)?;
+    }
+    fields.into_message(start)
+}
+
+/// Reads the start line, which rsip checks on its own.
+fn start_line_of(line: &str) -> Result<StartLine> {
+    let request_uri = (!line.starts_with("SIP/"))
+        .then(|| line.split_whitespace().nth(1))
+        .flatten();
+
+    let mut framed = Vec::with_capacity(line.len() + 4);
+    match request_uri {
+        // rsip 0.4 cannot parse an IPv6 literal in a Request-URI (`sip:x@[fd17::1]`). The
+        // crate reads the Request-URI itself, so rsip is given a placeholder of the same
+        // scheme instead.
+        Some(uri) if uri.contains('[') => {
+            let scheme = uri.split(':').next().unwrap_or("sip");
+            let placeholder = format!("{scheme}:placeholder.invalid");
+            framed.extend_from_slice(line.replacen(uri, &placeholder, 1).as_bytes());
+        }
+        _ => framed.extend_from_slice(line.as_bytes()),
+    }
+    framed.extend_from_slice(b"\r\n\r\n");
+
+    let raw =
+        rsip::SipMessage::try_from(framed.as_slice()).map_err(|err| Error::from_rsip(&err))?;
+    Ok(match raw {
         rsip::SipMessage::Request(request) => StartLine::Request {
-            method: Method::from_token(&request.method.to_string()),
-            uri_user: prepared
-                .request_uri
-                .as_deref()
+            method: method_of(request.method),
+            uri_user: request_uri
                 .and_then(addr::parse_uri)
                 .and_then(|uri| uri.user),
         },
         rsip::SipMessage::Response(response) => StartLine::Response {
             status: response.status_code.code(),
         },
-    };
+    })
+}
 
-    let mut fields = head::Fields::default();
-    for header in raw.headers().iter() {
-        let line = header.to_string();
-        if let Some((name, value)) = line.split_once(':') {
-            fields.add(name.trim(), value.trim());
-        }
+/// The crate's name for a method rsip accepted.
+fn method_of(method: rsip::Method) -> Method {
+    match method {
+        rsip::Method::Ack => Method::Ack,
+        rsip::Method::Bye => Method::Bye,
+        rsip::Method::Cancel => Method::Cancel,
+        rsip::Method::Info => Method::Info,
+        rsip::Method::Invite => Method::Invite,
+        rsip::Method::Message => Method::Message,
+        rsip::Method::Notify => Method::Notify,
+        rsip::Method::Options => Method::Options,
+        rsip::Method::PRack => Method::Prack,
+        rsip::Method::Publish => Method::Publish,
+        rsip::Method::Refer => Method::Refer,
+        rsip::Method::Register => Method::Register,
+        rsip::Method::Subscribe => Method::Subscribe,
+        rsip::Method::Update => Method::Update,
     }
-    fields.into_message(start)
 }
