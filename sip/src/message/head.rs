@@ -124,7 +124,22 @@ fn split_header(line: &str) -> Result<(&str, &str)> {
 
 /// A token character (RFC 3261 §25.1).
 fn is_token(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&byte)
+    matches!(
+        byte,
+        b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'!'
+            | b'%'
+            | b'*'
+            | b'_'
+            | b'+'
+            | b'`'
+            | b'\''
+            | b'~'
+    )
 }
 
 /// The headers the crate reads, by their long names.

@@ -1,19 +1,25 @@
 //! SIP messages reduced to what call tracking needs.
 //!
-//! [`parse`] frames the message with rsip (`rsip::SipMessage::try_from`) and keeps the
-//! start line, Call-ID, CSeq, From, To, P-Asserted-Identity (RFC 3325 §9.1), Privacy
-//! (RFC 3323 §4.2), Reason (RFC 3326), the Via count and top branch (RFC 3261 §8.1.1.7),
-//! the Contact user (§8.1.1.8), Refer-To (RFC 3515 §2.1), Referred-By (RFC 3892),
-//! Replaces (RFC 3891), Session-Expires (RFC 4028 §4) and Remote-Party-ID (the
-//! pre-standard draft-ietf-sip-privacy-04 header many trunks still send). Bodies are
-//! ignored. Who the caller is, is
-//! [`crate::identity`]'s question; what the message does to a call is
-//! [`crate::tracker`]'s.
+//! [`parse`] keeps the start line, Call-ID, CSeq, From, To, P-Asserted-Identity
+//! (RFC 3325 §9.1), Privacy (RFC 3323 §4.2), Reason (RFC 3326), the Via count and top
+//! branch (RFC 3261 §8.1.1.7), the Contact user (§8.1.1.8), Refer-To (RFC 3515 §2.1),
+//! Referred-By (RFC 3892), Replaces (RFC 3891), Session-Expires (RFC 4028 §4) and
+//! Remote-Party-ID (the pre-standard draft-ietf-sip-privacy-04 header many trunks still
+//! send). Bodies are ignored. Who the caller is, is [`crate::identity`]'s question; what
+//! the message does to a call is [`crate::tracker`]'s.
 //!
-//! Before rsip sees the head, folded header lines are unfolded and bare LF line ends become
-//! CRLF (RFC 3261 §7.3.1), because rsip 0.4 refuses both. rsip does not know the compact
-//! header names of RFC 3261 §7.3.3 (`i`, `f`, `t`, `m`, `v`, `l`, ...) and leaves them as
-//! unknown headers; this module maps them to their long names itself.
+//! How the work is split with rsip 0.4: reading the header section for call tracking is
+//! this crate's own job, and is done here (the private `head` module): the head is cut at
+//! the first empty line, bare LF line ends are read as CRLF and folded lines are unfolded
+//! (RFC 3261 §7.3.1), each header line must be a token name directly followed by a colon
+//! (the rule rsip applied when it framed whole messages), and only the headers listed above
+//! are kept, borrowed from the message rather than copied. rsip still checks the start
+//! line: the method, the Request-URI grammar and the `SIP/x.y` version of a request line,
+//! or the version and three-digit status of a status line. Handing rsip the whole message
+//! made it tokenise and copy every header and the body, which the crate then turned back
+//! into text, and that was most of the cost of a parse. rsip does not know the compact
+//! header names of RFC 3261 §7.3.3 (`i`, `f`, `t`, `m`, `v`, `l`, ...); they are mapped to
+//! their long names here.
 //!
 //! Limitation: rsip 0.4 rejects a request whose method is not in its fixed list (it knows
 //! the RFC 3261 methods plus INFO, MESSAGE, NOTIFY, PRACK, PUBLISH, REFER, SUBSCRIBE and
@@ -376,18 +382,23 @@ fn start_line_of(line: &str) -> Result<StartLine> {
     }
     framed.extend_from_slice(b"\r\n\r\n");
 
-    let raw =
-        rsip::SipMessage::try_from(framed.as_slice()).map_err(|err| Error::from_rsip(&err))?;
-    Ok(match raw {
-        rsip::SipMessage::Request(request) => StartLine::Request {
-            method: method_of(request.method),
-            uri_user: request_uri
-                .and_then(addr::parse_uri)
-                .and_then(|uri| uri.user),
-        },
-        rsip::SipMessage::Response(response) => StartLine::Response {
+    // A line that starts with `SIP/` can only be a status line and any other only a request
+    // line, so the one rsip parser that can succeed is asked directly (asking
+    // `rsip::SipMessage` tries the status line first and pays for a failure on every request).
+    if line.starts_with("SIP/") {
+        let response =
+            rsip::Response::try_from(framed.as_slice()).map_err(|err| Error::from_rsip(&err))?;
+        return Ok(StartLine::Response {
             status: response.status_code.code(),
-        },
+        });
+    }
+    let request =
+        rsip::Request::try_from(framed.as_slice()).map_err(|err| Error::from_rsip(&err))?;
+    Ok(StartLine::Request {
+        method: method_of(request.method),
+        uri_user: request_uri
+            .and_then(addr::parse_uri)
+            .and_then(|uri| uri.user),
     })
 }
 

@@ -397,3 +397,38 @@ fn new_fields_stay_out_of_debug_output() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+#[test]
+fn a_header_line_that_is_not_name_colon_value_is_refused() {
+    for broken in [
+        "Via SIP/2.0/UDP h",
+        ": no name",
+        "Call ID: c-1",
+        "Call-ID : c-1",
+    ] {
+        let text = MINIMAL.replace("Content-Length: 0", broken);
+        assert!(
+            matches!(
+                parse(text.as_bytes()),
+                Err(Error::SipParse { header: None, .. })
+            ),
+            "{broken}"
+        );
+    }
+}
+
+#[test]
+fn headers_after_an_empty_line_are_body() {
+    // `\n\r\n` ends the head as an empty line, though it is neither CRLF CRLF nor LF LF.
+    let text = MINIMAL.replace("Call-ID: c-1\r\n", "\n\r\nCall-ID: c-1\r\n");
+    assert_eq!(
+        parse(text.as_bytes()),
+        Err(Error::sip_header("Call-ID", "missing"))
+    );
+}
+
+#[test]
+fn a_folded_value_is_joined_and_kept_whole() {
+    let text = MINIMAL.replace("Call-ID: c-1", "Call-ID:\r\n  c-1\r\n\tmore");
+    assert_eq!(parse(text.as_bytes()).unwrap().call_id, "c-1 more");
+}
