@@ -432,3 +432,14 @@ fn a_folded_value_is_joined_and_kept_whole() {
     let text = MINIMAL.replace("Call-ID: c-1", "Call-ID:\r\n  c-1\r\n\tmore");
     assert_eq!(parse(text.as_bytes()).unwrap().call_id, "c-1 more");
 }
+
+#[test]
+fn a_request_line_broken_inside_its_uri_is_refused() {
+    // rsip 0.4, when it framed the whole message, read such a URI across the line end and
+    // took the message; the start line is now handed to it alone.
+    let text = MINIMAL.replace("sip:2001@127.0.0.1 SIP/2.0", "sip:2001@127\n.0.0.1 SIP/2.0");
+    assert!(matches!(
+        parse(text.as_bytes()),
+        Err(Error::SipParse { .. })
+    ));
+}
