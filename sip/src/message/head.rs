@@ -1,133 +1,269 @@
-//! Preparing a message head for rsip, and collecting the header fields the crate uses.
+//! Splitting a message head into unfolded lines, and collecting the header fields the
+//! crate uses.
+//!
+//! Everything here borrows from the message: a header line is copied only when it was
+//! folded over several physical lines, and a header the crate does not use is skipped
+//! after its name is read, before anything is allocated.
+
+use std::borrow::Cow;
 
 use crate::message::{addr, Method, ReferTo, RemoteParty, SipMessage, StartLine};
 use crate::{Error, Result};
 
-/// A message ready for rsip, plus the Request-URI as written.
-pub(super) struct Prepared {
-    /// Head with CRLF line ends and no folded lines, then the blank line and the body.
-    pub bytes: Vec<u8>,
-    /// Second token of a request line; `None` for a status line.
-    pub request_uri: Option<String>,
-}
-
-/// Normalises line ends and unfolds header lines (RFC 3261 §7.3.1), leaving the body alone.
+/// The head of a message as UTF-8: the start line and header lines, without the empty
+/// line that ends them and without the body.
 ///
-/// Empty lines before the start line are dropped, as RFC 3261 §7.5 allows.
-pub(super) fn prepare(bytes: &[u8]) -> Result<Prepared> {
+/// Empty lines before the start line are dropped, as RFC 3261 §7.5 allows. The head ends
+/// at the first CRLF CRLF, or LF LF from sloppy senders; the body is never looked at.
+pub(super) fn head(bytes: &[u8]) -> Result<&str> {
     let start = bytes
         .iter()
         .position(|byte| !matches!(byte, b'\r' | b'\n'))
         .unwrap_or(bytes.len());
-    let (head, body) = split_head(&bytes[start..]);
-    let head = std::str::from_utf8(head).map_err(|_| Error::PayloadNotUtf8)?;
+    let bytes = &bytes[start..];
+    let head = &bytes[..head_end(bytes)];
+    std::str::from_utf8(head).map_err(|_| Error::PayloadNotUtf8)
+}
 
-    let mut lines: Vec<String> = Vec::new();
-    for line in head.split('\n') {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let folded = line.starts_with([' ', '\t']);
-        match lines.last_mut() {
-            Some(previous) if folded => {
-                previous.push(' ');
-                previous.push_str(line.trim());
+/// Where the first CRLF CRLF or LF LF starts; the length when there is none.
+fn head_end(bytes: &[u8]) -> usize {
+    let mut from = 0;
+    while let Some(offset) = bytes[from..].iter().position(|byte| *byte == b'\n') {
+        let at = from + offset;
+        match bytes.get(at + 1) {
+            Some(b'\n') => return at,
+            Some(b'\r')
+                if at > 0 && bytes[at - 1] == b'\r' && bytes.get(at + 2) == Some(&b'\n') =>
+            {
+                return at - 1;
             }
-            _ => lines.push(line.to_owned()),
+            _ => {}
+        }
+        from = at + 1;
+    }
+    bytes.len()
+}
+
+/// The logical lines of a head (RFC 3261 §7.3.1): bare LF ends a line as CRLF does, and a
+/// line starting with a space or tab continues the one before it, joined by one space.
+///
+/// An empty line ends the head, so lines after it are never returned.
+pub(super) struct Lines<'a> {
+    /// Physical lines not yet read.
+    rest: Option<&'a str>,
+    /// A physical line read ahead to see whether it continues the current one.
+    ahead: Option<&'a str>,
+}
+
+impl<'a> Lines<'a> {
+    /// The lines of `head`, the start line first.
+    pub(super) fn new(head: &'a str) -> Self {
+        Self {
+            rest: Some(head),
+            ahead: None,
         }
     }
 
-    let request_uri = lines
-        .first()
-        .filter(|start| !start.starts_with("SIP/"))
-        .and_then(|start| start.split_whitespace().nth(1))
-        .map(str::to_owned);
-
-    // rsip 0.4 cannot parse an IPv6 literal in a Request-URI (`sip:x@[fd17::1]`) and
-    // refuses the whole message. The crate reads the Request-URI itself from
-    // `request_uri`, so rsip is given a placeholder of the same scheme instead.
-    if let (Some(uri), Some(start)) = (&request_uri, lines.first_mut()) {
-        if uri.contains('[') {
-            let scheme = uri.split(':').next().unwrap_or("sip");
-            let placeholder = format!("{scheme}:placeholder.invalid");
-            *start = start.replacen(uri.as_str(), &placeholder, 1);
+    fn physical(&mut self) -> Option<&'a str> {
+        if let Some(line) = self.ahead.take() {
+            return Some(line);
         }
-    }
-
-    let mut out = Vec::with_capacity(bytes.len() + lines.len() + 4);
-    for line in &lines {
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-
-    Ok(Prepared {
-        bytes: out,
-        request_uri,
-    })
-}
-
-/// Splits at the first empty line (CRLF CRLF, or LF LF from sloppy senders).
-fn split_head(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let crlf = find(bytes, b"\r\n\r\n").map(|at| (at, 4));
-    let lf = find(bytes, b"\n\n").map(|at| (at, 2));
-    let first = match (crlf, lf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
-    };
-    match first {
-        Some((at, len)) => (&bytes[..at], &bytes[at + len..]),
-        None => (bytes, &[]),
+        let rest = self.rest?;
+        let line = match rest.split_once('\n') {
+            Some((line, rest)) => {
+                self.rest = Some(rest);
+                line
+            }
+            None => {
+                self.rest = None;
+                rest
+            }
+        };
+        Some(line.strip_suffix('\r').unwrap_or(line))
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+impl<'a> Iterator for Lines<'a> {
+    type Item = Cow<'a, str>;
+
+    fn next(&mut self) -> Option<Cow<'a, str>> {
+        let first = self.physical()?;
+        if first.is_empty() {
+            self.rest = None;
+            return None;
+        }
+        let mut line = Cow::Borrowed(first);
+        while let Some(next) = self.physical() {
+            if !next.starts_with([' ', '\t']) {
+                self.ahead = Some(next);
+                break;
+            }
+            let joined = line.to_mut();
+            joined.push(' ');
+            joined.push_str(next.trim());
+        }
+        Some(line)
+    }
+}
+
+/// Splits a header line into name and trimmed value.
+///
+/// The name must be a token (RFC 3261 §25.1) directly followed by the colon, as rsip 0.4
+/// required when it framed whole messages; any other line makes the message malformed.
+fn split_header(line: &str) -> Result<(&str, &str)> {
+    let colon = line
+        .bytes()
+        .position(|byte| !is_token(byte))
+        .filter(|at| *at > 0 && line.as_bytes()[*at] == b':')
+        .ok_or_else(|| Error::SipParse {
+            header: None,
+            kind: "malformed message".to_owned(),
+        })?;
+    Ok((&line[..colon], line[colon + 1..].trim()))
+}
+
+/// A token character (RFC 3261 §25.1).
+fn is_token(byte: u8) -> bool {
+    matches!(
+        byte,
+        b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'.'
+            | b'!'
+            | b'%'
+            | b'*'
+            | b'_'
+            | b'+'
+            | b'`'
+            | b'\''
+            | b'~'
+    )
+}
+
+/// The headers the crate reads, by their long names.
+#[derive(Clone, Copy)]
+enum Name {
+    CallId,
+    CSeq,
+    From,
+    To,
+    Reason,
+    Contact,
+    ReferTo,
+    ReferredBy,
+    Replaces,
+    SessionExpires,
+    Via,
+    RemotePartyId,
+    PAssertedIdentity,
+    Privacy,
+}
+
+impl Name {
+    /// The header a name stands for, without case; compact forms (RFC 3261 §7.3.3) mapped
+    /// to their long names. `None` for headers the crate does not read.
+    fn of(name: &str) -> Option<Self> {
+        if let [letter] = name.as_bytes() {
+            return match letter.to_ascii_lowercase() {
+                b'i' => Some(Self::CallId),
+                b'f' => Some(Self::From),
+                b't' => Some(Self::To),
+                b'm' => Some(Self::Contact),
+                b'v' => Some(Self::Via),
+                b'r' => Some(Self::ReferTo),
+                b'b' => Some(Self::ReferredBy),
+                b'x' => Some(Self::SessionExpires),
+                _ => None,
+            };
+        }
+        const LONG: [(&str, Name); 14] = [
+            ("call-id", Name::CallId),
+            ("cseq", Name::CSeq),
+            ("from", Name::From),
+            ("to", Name::To),
+            ("reason", Name::Reason),
+            ("contact", Name::Contact),
+            ("refer-to", Name::ReferTo),
+            ("referred-by", Name::ReferredBy),
+            ("replaces", Name::Replaces),
+            ("session-expires", Name::SessionExpires),
+            ("via", Name::Via),
+            ("remote-party-id", Name::RemotePartyId),
+            ("p-asserted-identity", Name::PAssertedIdentity),
+            ("privacy", Name::Privacy),
+        ];
+        LONG.iter()
+            .find(|(long, _)| long.len() == name.len() && long.eq_ignore_ascii_case(name))
+            .map(|(_, kind)| *kind)
+    }
 }
 
 /// The header values the crate uses, in arrival order.
 #[derive(Default)]
-pub(super) struct Fields {
-    call_id: Option<String>,
-    cseq: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+pub(super) struct Fields<'a> {
+    call_id: Option<Cow<'a, str>>,
+    cseq: Option<Cow<'a, str>>,
+    from: Option<Cow<'a, str>>,
+    to: Option<Cow<'a, str>>,
     asserted: Vec<String>,
     privacy: Vec<String>,
-    reason: Option<String>,
+    reason: Option<Cow<'a, str>>,
     via_count: u8,
     via_branch: Option<String>,
-    contact: Option<String>,
-    refer_to: Option<String>,
-    referred_by: Option<String>,
-    replaces: Option<String>,
-    session_expires: Option<String>,
+    contact: Option<Cow<'a, str>>,
+    refer_to: Option<Cow<'a, str>>,
+    referred_by: Option<Cow<'a, str>>,
+    replaces: Option<Cow<'a, str>>,
+    session_expires: Option<Cow<'a, str>>,
     remote_party: Vec<RemoteParty>,
 }
 
 /// Most Remote-Party-ID entries kept; a caller has one, a few at most.
 const MAX_REMOTE_PARTIES: usize = 4;
 
-impl Fields {
+impl<'a> Fields<'a> {
     /// Records one header line; single-valued headers keep their first occurrence.
-    pub(super) fn add(&mut self, name: &str, value: &str) {
-        let slot = match canonical_name(name).as_str() {
-            "call-id" => &mut self.call_id,
-            "cseq" => &mut self.cseq,
-            "from" => &mut self.from,
-            "to" => &mut self.to,
-            "reason" => &mut self.reason,
-            "contact" => &mut self.contact,
-            "refer-to" => &mut self.refer_to,
-            "referred-by" => &mut self.referred_by,
-            "replaces" => &mut self.replaces,
-            "session-expires" => &mut self.session_expires,
-            "via" => {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SipParse`] when the line is not `name: value`.
+    pub(super) fn add_line(&mut self, line: Cow<'a, str>) -> Result<()> {
+        match line {
+            Cow::Borrowed(line) => {
+                let (name, value) = split_header(line)?;
+                self.add(name, value, || Cow::Borrowed(value));
+            }
+            Cow::Owned(line) => {
+                let (name, value) = split_header(&line)?;
+                self.add(name, value, || Cow::Owned(value.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records one header; `keep` gives the value to store for a single-valued header.
+    fn add(&mut self, name: &str, value: &str, keep: impl FnOnce() -> Cow<'a, str>) {
+        let Some(name) = Name::of(name) else {
+            return;
+        };
+        let slot = match name {
+            Name::CallId => &mut self.call_id,
+            Name::CSeq => &mut self.cseq,
+            Name::From => &mut self.from,
+            Name::To => &mut self.to,
+            Name::Reason => &mut self.reason,
+            Name::Contact => &mut self.contact,
+            Name::ReferTo => &mut self.refer_to,
+            Name::ReferredBy => &mut self.referred_by,
+            Name::Replaces => &mut self.replaces,
+            Name::SessionExpires => &mut self.session_expires,
+            Name::Via => {
                 self.add_via(value);
                 return;
             }
-            "remote-party-id" => {
+            Name::RemotePartyId => {
                 let room = MAX_REMOTE_PARTIES.saturating_sub(self.remote_party.len());
                 let entries = addr::split_address_list(value)
                     .into_iter()
@@ -136,7 +272,7 @@ impl Fields {
                 self.remote_party.extend(entries);
                 return;
             }
-            "p-asserted-identity" => {
+            Name::PAssertedIdentity => {
                 let uris = addr::split_address_list(value)
                     .into_iter()
                     .filter_map(addr::parse_party)
@@ -144,7 +280,7 @@ impl Fields {
                 self.asserted.extend(uris);
                 return;
             }
-            "privacy" => {
+            Name::Privacy => {
                 let values = value
                     .split([';', ','])
                     .map(|v| v.trim().to_ascii_lowercase())
@@ -152,20 +288,19 @@ impl Fields {
                 self.privacy.extend(values);
                 return;
             }
-            _ => return,
         };
         if slot.is_none() {
-            *slot = Some(value.to_owned());
+            *slot = Some(keep());
         }
     }
 
     /// Counts the values of one Via line; the first value of the first line is the top Via.
     fn add_via(&mut self, value: &str) {
-        let values: Vec<&str> = value.split(',').map(str::trim).collect();
         if self.via_count == 0 {
-            self.via_branch = values.first().and_then(|top| addr::param(top, "branch"));
+            let top = value.split(',').next().unwrap_or_default().trim();
+            self.via_branch = addr::param(top, "branch");
         }
-        let count = u8::try_from(values.len()).unwrap_or(u8::MAX);
+        let count = u8::try_from(value.split(',').count()).unwrap_or(u8::MAX);
         self.via_count = self.via_count.saturating_add(count);
     }
 
@@ -174,6 +309,7 @@ impl Fields {
     pub(super) fn into_message(self, start: StartLine) -> Result<SipMessage> {
         let call_id = self
             .call_id
+            .map(Cow::into_owned)
             .filter(|id| !id.is_empty())
             .ok_or_else(|| Error::sip_header("Call-ID", "missing"))?;
         // RFC 3261 §25.1: a Call-ID is a word of printable characters.
@@ -193,7 +329,7 @@ impl Fields {
             to,
             asserted: self.asserted,
             privacy: self.privacy,
-            reason: self.reason,
+            reason: self.reason.map(Cow::into_owned),
             via_count: self.via_count,
             via_branch: self.via_branch,
             contact_user: self
@@ -217,27 +353,6 @@ impl Fields {
             remote_party: self.remote_party,
         })
     }
-}
-
-/// Lowercased long header name; compact forms (RFC 3261 §7.3.3) mapped to theirs.
-fn canonical_name(name: &str) -> String {
-    let long = match name {
-        "i" | "I" => "call-id",
-        "f" | "F" => "from",
-        "t" | "T" => "to",
-        "m" | "M" => "contact",
-        "v" | "V" => "via",
-        "l" | "L" => "content-length",
-        "c" | "C" => "content-type",
-        "e" | "E" => "content-encoding",
-        "s" | "S" => "subject",
-        "k" | "K" => "supported",
-        "r" | "R" => "refer-to",
-        "b" | "B" => "referred-by",
-        "x" | "X" => "session-expires",
-        other => return other.to_ascii_lowercase(),
-    };
-    long.to_owned()
 }
 
 fn parse_cseq(value: Option<&str>) -> Result<(u32, Method)> {

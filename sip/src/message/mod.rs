@@ -1,19 +1,25 @@
 //! SIP messages reduced to what call tracking needs.
 //!
-//! [`parse`] frames the message with rsip (`rsip::SipMessage::try_from`) and keeps the
-//! start line, Call-ID, CSeq, From, To, P-Asserted-Identity (RFC 3325 §9.1), Privacy
-//! (RFC 3323 §4.2), Reason (RFC 3326), the Via count and top branch (RFC 3261 §8.1.1.7),
-//! the Contact user (§8.1.1.8), Refer-To (RFC 3515 §2.1), Referred-By (RFC 3892),
-//! Replaces (RFC 3891), Session-Expires (RFC 4028 §4) and Remote-Party-ID (the
-//! pre-standard draft-ietf-sip-privacy-04 header many trunks still send). Bodies are
-//! ignored. Who the caller is, is
-//! [`crate::identity`]'s question; what the message does to a call is
-//! [`crate::tracker`]'s.
+//! [`parse`] keeps the start line, Call-ID, CSeq, From, To, P-Asserted-Identity
+//! (RFC 3325 §9.1), Privacy (RFC 3323 §4.2), Reason (RFC 3326), the Via count and top
+//! branch (RFC 3261 §8.1.1.7), the Contact user (§8.1.1.8), Refer-To (RFC 3515 §2.1),
+//! Referred-By (RFC 3892), Replaces (RFC 3891), Session-Expires (RFC 4028 §4) and
+//! Remote-Party-ID (the pre-standard draft-ietf-sip-privacy-04 header many trunks still
+//! send). Bodies are ignored. Who the caller is, is [`crate::identity`]'s question; what
+//! the message does to a call is [`crate::tracker`]'s.
 //!
-//! Before rsip sees the head, folded header lines are unfolded and bare LF line ends become
-//! CRLF (RFC 3261 §7.3.1), because rsip 0.4 refuses both. rsip does not know the compact
-//! header names of RFC 3261 §7.3.3 (`i`, `f`, `t`, `m`, `v`, `l`, ...) and leaves them as
-//! unknown headers; this module maps them to their long names itself.
+//! How the work is split with rsip 0.4: reading the header section for call tracking is
+//! this crate's own job, and is done here (the private `head` module): the head is cut at
+//! the first empty line, bare LF line ends are read as CRLF and folded lines are unfolded
+//! (RFC 3261 §7.3.1), each header line must be a token name directly followed by a colon
+//! (the rule rsip applied when it framed whole messages), and only the headers listed above
+//! are kept, borrowed from the message rather than copied. rsip still checks the start
+//! line: the method, the Request-URI grammar and the `SIP/x.y` version of a request line,
+//! or the version and three-digit status of a status line. Handing rsip the whole message
+//! made it tokenise and copy every header and the body, which the crate then turned back
+//! into text, and that was most of the cost of a parse. rsip does not know the compact
+//! header names of RFC 3261 §7.3.3 (`i`, `f`, `t`, `m`, `v`, `l`, ...); they are mapped to
+//! their long names here.
 //!
 //! Limitation: rsip 0.4 rejects a request whose method is not in its fixed list (it knows
 //! the RFC 3261 methods plus INFO, MESSAGE, NOTIFY, PRACK, PUBLISH, REFER, SUBSCRIBE and
@@ -25,8 +31,6 @@
 //! shows its method or status, CSeq and a digest of its Call-ID ([`CallIdDigest`]).
 
 use std::fmt;
-
-use rsip::prelude::HasHeaders;
 
 use crate::{Error, Result};
 
@@ -336,10 +340,11 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 /// # Errors
 ///
 /// [`Error::PayloadNotUtf8`] when the start line or headers are not UTF-8;
-/// [`Error::SipParse`] when rsip cannot frame the message, or Call-ID, CSeq, From or To is
-/// missing or malformed. Malformed P-Asserted-Identity entries are skipped, not fatal.
+/// [`Error::SipParse`] when the start line is not a request or status line rsip accepts, a
+/// header line is not `name: value`, or Call-ID, CSeq, From or To is missing or
+/// malformed. Malformed P-Asserted-Identity entries are skipped, not fatal.
 pub fn parse(bytes: &[u8]) -> Result<SipMessage> {
-    let prepared = head::prepare(bytes)?;
+    let head = head::head(bytes)?;
     tracing::trace!(
         target: "ringside::raw",
         size_bytes = bytes.len(),
@@ -347,27 +352,72 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage> {
         "sip message received"
     );
 
-    let raw = rsip::SipMessage::try_from(prepared.bytes).map_err(|err| Error::from_rsip(&err))?;
-    let start = match &raw {
-        rsip::SipMessage::Request(request) => StartLine::Request {
-            method: Method::from_token(&request.method.to_string()),
-            uri_user: prepared
-                .request_uri
-                .as_deref()
-                .and_then(addr::parse_uri)
-                .and_then(|uri| uri.user),
-        },
-        rsip::SipMessage::Response(response) => StartLine::Response {
-            status: response.status_code.code(),
-        },
-    };
-
+    let mut lines = head::Lines::new(head);
+    let start_line = lines.next().unwrap_or_default();
+    let start = start_line_of(&start_line)?;
     let mut fields = head::Fields::default();
-    for header in raw.headers().iter() {
-        let line = header.to_string();
-        if let Some((name, value)) = line.split_once(':') {
-            fields.add(name.trim(), value.trim());
-        }
+    for line in lines {
+        fields.add_line(line)?;
     }
     fields.into_message(start)
+}
+
+/// Reads the start line, which rsip checks on its own.
+fn start_line_of(line: &str) -> Result<StartLine> {
+    let request_uri = (!line.starts_with("SIP/"))
+        .then(|| line.split_whitespace().nth(1))
+        .flatten();
+
+    let mut framed = Vec::with_capacity(line.len() + 4);
+    match request_uri {
+        // rsip 0.4 cannot parse an IPv6 literal in a Request-URI (`sip:x@[fd17::1]`). The
+        // crate reads the Request-URI itself, so rsip is given a placeholder of the same
+        // scheme instead.
+        Some(uri) if uri.contains('[') => {
+            let scheme = uri.split(':').next().unwrap_or("sip");
+            let placeholder = format!("{scheme}:placeholder.invalid");
+            framed.extend_from_slice(line.replacen(uri, &placeholder, 1).as_bytes());
+        }
+        _ => framed.extend_from_slice(line.as_bytes()),
+    }
+    framed.extend_from_slice(b"\r\n\r\n");
+
+    // A line that starts with `SIP/` can only be a status line and any other only a request
+    // line, so the one rsip parser that can succeed is asked directly (asking
+    // `rsip::SipMessage` tries the status line first and pays for a failure on every request).
+    if line.starts_with("SIP/") {
+        let response =
+            rsip::Response::try_from(framed.as_slice()).map_err(|err| Error::from_rsip(&err))?;
+        return Ok(StartLine::Response {
+            status: response.status_code.code(),
+        });
+    }
+    let request =
+        rsip::Request::try_from(framed.as_slice()).map_err(|err| Error::from_rsip(&err))?;
+    Ok(StartLine::Request {
+        method: method_of(request.method),
+        uri_user: request_uri
+            .and_then(addr::parse_uri)
+            .and_then(|uri| uri.user),
+    })
+}
+
+/// The crate's name for a method rsip accepted.
+fn method_of(method: rsip::Method) -> Method {
+    match method {
+        rsip::Method::Ack => Method::Ack,
+        rsip::Method::Bye => Method::Bye,
+        rsip::Method::Cancel => Method::Cancel,
+        rsip::Method::Info => Method::Info,
+        rsip::Method::Invite => Method::Invite,
+        rsip::Method::Message => Method::Message,
+        rsip::Method::Notify => Method::Notify,
+        rsip::Method::Options => Method::Options,
+        rsip::Method::PRack => Method::Prack,
+        rsip::Method::Publish => Method::Publish,
+        rsip::Method::Refer => Method::Refer,
+        rsip::Method::Register => Method::Register,
+        rsip::Method::Subscribe => Method::Subscribe,
+        rsip::Method::Update => Method::Update,
+    }
 }

@@ -397,3 +397,49 @@ fn new_fields_stay_out_of_debug_output() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+#[test]
+fn a_header_line_that_is_not_name_colon_value_is_refused() {
+    for broken in [
+        "Via SIP/2.0/UDP h",
+        ": no name",
+        "Call ID: c-1",
+        "Call-ID : c-1",
+    ] {
+        let text = MINIMAL.replace("Content-Length: 0", broken);
+        assert!(
+            matches!(
+                parse(text.as_bytes()),
+                Err(Error::SipParse { header: None, .. })
+            ),
+            "{broken}"
+        );
+    }
+}
+
+#[test]
+fn headers_after_an_empty_line_are_body() {
+    // `\n\r\n` ends the head as an empty line, though it is neither CRLF CRLF nor LF LF.
+    let text = MINIMAL.replace("Call-ID: c-1\r\n", "\n\r\nCall-ID: c-1\r\n");
+    assert_eq!(
+        parse(text.as_bytes()),
+        Err(Error::sip_header("Call-ID", "missing"))
+    );
+}
+
+#[test]
+fn a_folded_value_is_joined_and_kept_whole() {
+    let text = MINIMAL.replace("Call-ID: c-1", "Call-ID:\r\n  c-1\r\n\tmore");
+    assert_eq!(parse(text.as_bytes()).unwrap().call_id, "c-1 more");
+}
+
+#[test]
+fn a_request_line_broken_inside_its_uri_is_refused() {
+    // rsip 0.4, when it framed the whole message, read such a URI across the line end and
+    // took the message; the start line is now handed to it alone.
+    let text = MINIMAL.replace("sip:2001@127.0.0.1 SIP/2.0", "sip:2001@127\n.0.0.1 SIP/2.0");
+    assert!(matches!(
+        parse(text.as_bytes()),
+        Err(Error::SipParse { .. })
+    ));
+}
