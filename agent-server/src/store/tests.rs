@@ -497,3 +497,29 @@ store_test!(
         assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
     }
 );
+
+store_test!(
+    answering_returns_the_row_and_keeps_the_first_answer_time,
+    |store: Store| async move {
+        let call = CallId("call-answer@host".into());
+        let id = store
+            .open_interaction(inbound(&call, Some("+31201234567"), 10_000))
+            .await
+            .unwrap();
+        store
+            .save_wrap_up(id, "rang twice", None, 11_000)
+            .await
+            .unwrap();
+
+        let first = store.answer_interaction(id, 12_000).await.unwrap();
+        let again = store.answer_interaction(id, 13_000).await.unwrap();
+        let missing = store
+            .answer_interaction(InteractionId(id.0 + 1000), 13_000)
+            .await;
+
+        assert_eq!(first.answered_at_ms, Some(12_000));
+        assert_eq!(first.notes, "rang twice");
+        assert_eq!(again.answered_at_ms, Some(12_000));
+        assert!(matches!(missing, Err(Error::NotFound("interaction"))));
+    }
+);
