@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     /// HEP datagrams received.
     pub hep_datagrams: AtomicU64,
-    /// Times a reader found the message queue full and had to wait; meanwhile UDP
+    /// Times the UDP reader or decoder found its queue full and had to wait; meanwhile
     /// datagrams pile up in the kernel's buffer, which drops them once it is full.
     pub ingest_queue_full: AtomicU64,
     /// Datagrams dropped because they were not valid HEP.
@@ -77,7 +77,7 @@ impl Metrics {
                 "ringside_ingest_queue_full_total",
                 "counter",
                 &self.ingest_queue_full,
-                "Times a reader waited on a full message queue",
+                "Times the UDP reader or decoder waited on a full queue",
             ),
             (
                 "ringside_hep_malformed_total",

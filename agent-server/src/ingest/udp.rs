@@ -35,13 +35,21 @@ pub fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<(UdpSoc
 /// How often the reader thread, blocked on the socket, looks whether to stop.
 const STOP_POLL: Duration = Duration::from_millis(100);
 
+/// Raw datagrams waiting between the reader thread and the decoder thread: close to a
+/// second at 20,000 a second, at most about 64 MiB of full-size HEP datagrams.
+pub const RAW_QUEUE: usize = 16_384;
+
 /// Receives datagrams on `socket` until `shutdown`, sending each parsed SIP message to
-/// the tracker task over `messages` (waiting while that channel is full, and counting
-/// each such wait in `ingest_queue_full`).
+/// the tracker task over `messages`.
 ///
-/// The socket is read on a thread of its own (tokio's blocking pool) with blocking
-/// receives, so the reader is never queued behind the database work on the runtime's
-/// workers: a datagram waits only for decoding. This future ends when that thread does.
+/// Two threads of tokio's blocking pool do the work, so neither waits behind the
+/// database work on the runtime's workers: one only receives (blocking) and queues each
+/// datagram as it came, so the kernel's buffer is emptied at the pace of the system
+/// calls; the other decodes and parses them and queues the messages for the tracker.
+/// When either queue is full its producer waits for room (nothing is dropped in the
+/// process) and counts the wait in `ingest_queue_full`; while the reader waits, the
+/// kernel buffers datagrams and past its buffer drops them. This future ends when both
+/// threads have.
 pub async fn run_udp(
     socket: UdpSocket,
     messages: mpsc::Sender<Ingested>,
@@ -59,18 +67,36 @@ pub async fn run_udp(
             return;
         }
     };
-    let reader =
-        tokio::task::spawn_blocking(move || read_blocking(&socket, &messages, &metrics, &shutdown));
-    if let Err(err) = reader.await {
-        tracing::error!(error = %err, "HEP UDP reader thread failed");
+    let (raw_tx, raw_rx) = mpsc::channel(RAW_QUEUE);
+    let reader_metrics = metrics.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        read_blocking(&socket, &raw_tx, &reader_metrics, &shutdown);
+    });
+    let decoder = tokio::task::spawn_blocking(move || decode_blocking(raw_rx, &messages, &metrics));
+    for (thread, handle) in [("reader", reader), ("decoder", decoder)] {
+        if let Err(err) = handle.await {
+            tracing::error!(error = %err, thread, "HEP UDP thread failed");
+        }
     }
     tracing::debug!("HEP UDP reader stopped");
 }
 
-/// The reader thread's loop: blocking receive, decode, queue.
+/// Queues `item`, waiting (and counting the wait) while `queue` is full; false once the
+/// receiving side has gone.
+fn queue_blocking<T>(queue: &mpsc::Sender<T>, item: T, metrics: &Metrics) -> bool {
+    let item = match queue.try_send(item) {
+        Ok(()) => return true,
+        Err(mpsc::error::TrySendError::Closed(_)) => return false,
+        Err(mpsc::error::TrySendError::Full(item)) => item,
+    };
+    metrics.ingest_queue_full.fetch_add(1, Ordering::Relaxed);
+    queue.blocking_send(item).is_ok()
+}
+
+/// The reader thread: blocking receive and queue, until `shutdown` or the decoder stops.
 fn read_blocking(
     socket: &std::net::UdpSocket,
-    messages: &mpsc::Sender<Ingested>,
+    raw: &mpsc::Sender<Vec<u8>>,
     metrics: &Metrics,
     shutdown: &CancellationToken,
 ) {
@@ -92,19 +118,25 @@ fn read_blocking(
                 continue;
             }
         };
-        let Some(ingested) = decode_datagram(&buf[..len], metrics) else {
+        let datagram = buf.get(..len).unwrap_or_default().to_vec();
+        if !queue_blocking(raw, datagram, metrics) {
+            break;
+        }
+    }
+}
+
+/// The decoder thread: decodes each queued datagram and queues its message for the
+/// tracker, until the reader stops (then after the datagrams it left) or the tracker does.
+fn decode_blocking(
+    mut raw: mpsc::Receiver<Vec<u8>>,
+    messages: &mpsc::Sender<Ingested>,
+    metrics: &Metrics,
+) {
+    while let Some(datagram) = raw.blocking_recv() {
+        let Some(ingested) = decode_datagram(&datagram, metrics) else {
             continue;
         };
-        let ingested = match messages.try_send(ingested) {
-            Ok(()) => continue,
-            Err(mpsc::error::TrySendError::Closed(_)) => break,
-            Err(mpsc::error::TrySendError::Full(ingested)) => ingested,
-        };
-        // The queue is full: wait for room rather than drop, and count the wait. The
-        // kernel keeps taking datagrams meanwhile, up to its receive buffer. The wait
-        // ends when the tracker takes a message or stops (then the send fails).
-        metrics.ingest_queue_full.fetch_add(1, Ordering::Relaxed);
-        if messages.blocking_send(ingested).is_err() {
+        if !queue_blocking(messages, ingested, metrics) {
             break;
         }
     }
