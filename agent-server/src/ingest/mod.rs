@@ -6,7 +6,8 @@
 //!   receive time.
 //! - [`tcp`]: a listener taking streams of HEPv3 frames, split by their length field.
 //!
-//! Every reader decodes and parses on its own task and sends an [`Ingested`] message over
+//! Every reader decodes and parses on its own task (UDP: on its own threads, see
+//! [`run_udp`]) and sends an [`Ingested`] message over
 //! one bounded channel to [`run_tracker`], the only owner of the [`Tracker`]. The tracker
 //! task feeds each message to the tracker, forwards the resulting call events to the call
 //! service, and once a second lets the tracker expire calls whose end was never seen.
