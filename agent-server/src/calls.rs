@@ -189,16 +189,29 @@ impl CallService {
             CallerId::Withheld => None,
         };
 
+        // Both parties' extensions in one query: the called party's user takes the call;
+        // failing that, a calling user makes it an outbound call.
+        let raw_caller = match &caller {
+            CallerId::Number(raw) => raw.as_str(),
+            CallerId::Withheld => called.as_str(),
+        };
+        let mut users = self.store.users_by_extensions(&called, raw_caller).await?;
+        let holder = |number: &str| {
+            users
+                .iter()
+                .position(|user| user.extension.as_deref() == Some(number))
+        };
+        let called_user = holder(&called);
+        let caller_user = holder(raw_caller);
+
         let mut direction = Direction::Inbound;
-        let mut agent = self.store.user_by_extension(&called).await?;
+        let mut agent = called_user.map(|at| users.swap_remove(at));
         let mut other_party = caller_number.clone();
         if agent.is_none() {
-            if let CallerId::Number(raw) = &caller {
-                if let Some(caller_agent) = self.store.user_by_extension(raw).await? {
-                    direction = Direction::Outbound;
-                    agent = Some(caller_agent);
-                    other_party = Some(phone::normalise_or_keep(&called, self.region));
-                }
+            if let Some(at) = caller_user {
+                direction = Direction::Outbound;
+                agent = Some(users.swap_remove(at));
+                other_party = Some(phone::normalise_or_keep(&called, self.region));
             }
         }
 

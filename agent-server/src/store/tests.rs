@@ -523,3 +523,25 @@ store_test!(
         assert!(matches!(missing, Err(Error::NotFound("interaction"))));
     }
 );
+
+store_test!(
+    users_by_extensions_finds_either_party,
+    |store: Store| async move {
+        let ann = agent(&store, "ann", "2001").await;
+        let bob = agent(&store, "bob", "2002").await;
+
+        let both = store.users_by_extensions("2001", "2002").await.unwrap();
+        let one = store
+            .users_by_extensions("0612345678", "2002")
+            .await
+            .unwrap();
+        let none = store.users_by_extensions("3000", "3001").await.unwrap();
+
+        let mut ids: Vec<_> = both.iter().map(|u| u.id).collect();
+        ids.sort_by_key(|id| id.0);
+        assert_eq!(ids, vec![ann, bob]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].id, bob);
+        assert!(none.is_empty());
+    }
+);
