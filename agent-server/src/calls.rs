@@ -19,8 +19,12 @@
 //! ringing on its own (busy, or a serial fork moving on) keeps a ringing pop until the
 //! call is answered or ends; an `Offered`-end event per target would lift it.
 //!
-//! Events arrive in order on one channel and are handled one at a time, so the events of
-//! one call never overtake each other.
+//! [`run`] spreads the events over [`SHARDS`] worker tasks by Call-ID, each with its own
+//! [`CallService`]: the events of one call go to one worker, in order, so they never
+//! overtake each other, while different calls wait on the database side by side.
+//!
+//! Limitation: the events of different calls may be handled out of their arrival order
+//! (a transfer's new call may pop before the old call's pop ends as `transferred`).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -39,6 +43,13 @@ use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::phone;
 use crate::store::{self, NewInteraction, Store};
+
+/// Worker tasks [`run`] spreads calls over; matches the SQLite connection pool.
+pub const SHARDS: usize = 4;
+
+/// Events waiting for one worker; when it is full the dispatcher waits, which in turn
+/// lets the tracker's event queue fill.
+const SHARD_QUEUE: usize = 4096;
 
 /// How many earlier interactions a pop lists.
 pub const RECENT_ON_POP: i64 = 5;
@@ -178,16 +189,29 @@ impl CallService {
             CallerId::Withheld => None,
         };
 
+        // Both parties' extensions in one query: the called party's user takes the call;
+        // failing that, a calling user makes it an outbound call.
+        let raw_caller = match &caller {
+            CallerId::Number(raw) => raw.as_str(),
+            CallerId::Withheld => called.as_str(),
+        };
+        let mut users = self.store.users_by_extensions(&called, raw_caller).await?;
+        let holder = |number: &str| {
+            users
+                .iter()
+                .position(|user| user.extension.as_deref() == Some(number))
+        };
+        let called_user = holder(&called);
+        let caller_user = holder(raw_caller);
+
         let mut direction = Direction::Inbound;
-        let mut agent = self.store.user_by_extension(&called).await?;
+        let mut agent = called_user.map(|at| users.swap_remove(at));
         let mut other_party = caller_number.clone();
         if agent.is_none() {
-            if let CallerId::Number(raw) = &caller {
-                if let Some(caller_agent) = self.store.user_by_extension(raw).await? {
-                    direction = Direction::Outbound;
-                    agent = Some(caller_agent);
-                    other_party = Some(phone::normalise_or_keep(&called, self.region));
-                }
+            if let Some(at) = caller_user {
+                direction = Direction::Outbound;
+                agent = Some(users.swap_remove(at));
+                other_party = Some(phone::normalise_or_keep(&called, self.region));
             }
         }
 
@@ -327,14 +351,15 @@ impl CallService {
             self.hub.publish(*agent, elsewhere.clone());
         }
 
-        self.store.mark_answered(live.interaction, at_ms).await?;
+        let record = self
+            .store
+            .answer_interaction(live.interaction, at_ms)
+            .await?;
         live.pop.state = CallState::Answered;
         live.pop.answered_at_ms = Some(at_ms);
         // Notes may have been saved while it rang; the pop must not show them as gone.
-        if let Some(record) = self.store.interaction(live.interaction).await? {
-            live.pop.notes = record.notes;
-            live.pop.disposition = record.disposition;
-        }
+        live.pop.notes = record.notes;
+        live.pop.disposition = record.disposition;
         tracing::info!(
             interaction.id = %live.interaction,
             agent.id = ?live.agent.map(|a| a.0),
@@ -381,8 +406,60 @@ impl CallService {
     }
 }
 
-/// Applies events from `events` until the channel closes or `shutdown` fires.
+/// Which worker handles `call`: the same one for every event of that call.
+fn shard_of(call: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    call.hash(&mut hasher);
+    // The remainder is below SHARDS, so it fits a usize.
+    usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
+}
+
+/// Applies events from `events` until the channel closes or `shutdown` fires, on
+/// [`SHARDS`] workers (see the module documentation); returns once every worker has
+/// finished.
 pub async fn run(
+    service: CallService,
+    mut events: mpsc::Receiver<CallEvent>,
+    shutdown: CancellationToken,
+) {
+    let mut workers = tokio::task::JoinSet::new();
+    let mut queues = Vec::with_capacity(SHARDS);
+    for _ in 0..SHARDS {
+        let (tx, rx) = mpsc::channel(SHARD_QUEUE);
+        let worker = CallService::new(
+            service.store.clone(),
+            service.hub.clone(),
+            service.metrics.clone(),
+            service.region,
+        );
+        workers.spawn(run_worker(worker, rx, shutdown.clone()));
+        queues.push(tx);
+    }
+    drop(service);
+
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = shutdown.cancelled() => None,
+        };
+        let Some(event) = event else { break };
+        let Some(queue) = queues.get(shard_of(&event.call_id)) else {
+            break;
+        };
+        tokio::select! {
+            sent = queue.send(event) => if sent.is_err() { break },
+            () = shutdown.cancelled() => break,
+        }
+    }
+
+    // Closing the queues lets each worker finish what it holds, then stop.
+    drop(queues);
+    while workers.join_next().await.is_some() {}
+}
+
+/// One worker: applies the events of its share of the calls, one at a time.
+async fn run_worker(
     mut service: CallService,
     mut events: mpsc::Receiver<CallEvent>,
     shutdown: CancellationToken,
@@ -403,5 +480,5 @@ pub async fn run(
         // Counted once handled, so a reader of the counter finds the event's effects.
         service.metrics.call_events.fetch_add(1, Ordering::Relaxed);
     }
-    tracing::debug!(live = service.live_calls(), "call service stopped");
+    tracing::debug!(live = service.live_calls(), "call worker stopped");
 }

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     /// HEP datagrams received.
     pub hep_datagrams: AtomicU64,
+    /// Times the UDP reader or decoder found its queue full and had to wait; meanwhile
+    /// datagrams pile up in the kernel's buffer, which drops them once it is full.
+    pub ingest_queue_full: AtomicU64,
     /// Datagrams dropped because they were not valid HEP.
     pub hep_malformed: AtomicU64,
     /// HEP datagrams whose payload was not SIP (RTCP, logs, ...), ignored.
@@ -63,12 +66,18 @@ pub struct Metrics {
 impl Metrics {
     /// Renders every counter in Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &AtomicU64, &str); 20] = [
+        let rows: [(&str, &str, &AtomicU64, &str); 21] = [
             (
                 "ringside_hep_datagrams_total",
                 "counter",
                 &self.hep_datagrams,
                 "HEP datagrams received",
+            ),
+            (
+                "ringside_ingest_queue_full_total",
+                "counter",
+                &self.ingest_queue_full,
+                "Times the UDP reader or decoder waited on a full queue",
             ),
             (
                 "ringside_hep_malformed_total",
@@ -218,15 +227,20 @@ mod tests {
     fn render_lists_every_counter_with_its_value() {
         let metrics = Metrics::default();
         metrics.hep_malformed.fetch_add(3, Ordering::Relaxed);
+        metrics.ingest_queue_full.fetch_add(2, Ordering::Relaxed);
 
         let text = metrics.render();
 
         assert!(text.contains("ringside_hep_malformed_total 3\n"), "{text}");
         assert!(
+            text.contains("ringside_ingest_queue_full_total 2\n"),
+            "{text}"
+        );
+        assert!(
             text.contains("# TYPE ringside_ws_consoles gauge\n"),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 24);
+        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 25);
         assert!(
             text.contains("ringside_ingest_messages_total{source=\"hepv2_udp\"} 0\n"),
             "{text}"

@@ -1268,3 +1268,48 @@ async fn two_hundred_consoles_of_one_agent_all_get_the_pop() {
     .await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_call_from_an_agent_pops_by_the_called_extension_first() {
+    let server = start().await;
+    let running = &server.running;
+    let region = Settings::for_tests("sqlite://unused.db").default_region;
+    let mut service = CallService::new(
+        running.store.clone(),
+        running.hub.clone(),
+        running.metrics.clone(),
+        region,
+    );
+    let ringing = |call: &str, caller: &str, called: &str| CallEvent {
+        call_id: call.into(),
+        at_ms: common::t0_fixed(),
+        kind: CallEventKind::Ringing {
+            caller: CallerId::Number(caller.into()),
+            called: called.into(),
+            transferred_from: None,
+        },
+    };
+
+    // Ann (2001) rings Bob (2002): Bob's inbound call. Ann rings Jan: Ann's outbound call.
+    service
+        .handle(ringing("internal@pbx", "2001", "2002"))
+        .await
+        .unwrap();
+    service
+        .handle(ringing("outbound@pbx", "2001", JAN))
+        .await
+        .unwrap();
+
+    let bob_pops = running.hub.pops_of(server.bob);
+    let ann_pops = running.hub.pops_of(server.ann);
+    assert_eq!(bob_pops.len(), 1);
+    assert_eq!(bob_pops[0].direction, ringside_protocol::Direction::Inbound);
+    assert_eq!(bob_pops[0].call_id, CallId("internal@pbx".into()));
+    assert_eq!(ann_pops.len(), 1);
+    assert_eq!(
+        ann_pops[0].direction,
+        ringside_protocol::Direction::Outbound
+    );
+    assert_eq!(ann_pops[0].caller, Caller::Number(JAN.into()));
+    server.stop().await;
+}

@@ -6,14 +6,16 @@
 //!   receive time.
 //! - [`tcp`]: a listener taking streams of HEPv3 frames, split by their length field.
 //!
-//! Every reader decodes and parses on its own task and sends an [`Ingested`] message over
+//! Every reader decodes and parses on its own task (UDP: on its own threads, see
+//! [`run_udp`]) and sends an [`Ingested`] message over
 //! one bounded channel to [`run_tracker`], the only owner of the [`Tracker`]. The tracker
 //! task feeds each message to the tracker, forwards the resulting call events to the call
 //! service, and once a second lets the tracker expire calls whose end was never seen.
 //! Bad input (not HEP, not SIP, unparseable) is counted and dropped; no loop stops on it.
 //!
 //! Back-pressure: when the tracker or the call service falls behind, the message channel
-//! fills and the readers wait on it instead of reading. UDP datagrams then queue in the
+//! fills and the readers wait on it instead of reading; each such wait is counted
+//! (`ringside_ingest_queue_full_total`). UDP datagrams then queue in the
 //! kernel's receive buffer, which is why the socket asks for a large one
 //! (`hep_recv_buffer_bytes`) and logs what the kernel granted; past that the kernel drops
 //! datagrams (visible as receive-buffer errors in `/proc/net/snmp`). TCP senders are
@@ -37,7 +39,10 @@ pub mod udp;
 pub use udp::{bind_udp, run_udp};
 
 /// Messages waiting between the readers and the tracker task.
-pub const MESSAGE_QUEUE: usize = 8192;
+///
+/// Large enough to ride out a database stall of a second or more at 20,000 messages a
+/// second; each waiting message is one parsed SIP message (a few KiB at most).
+pub const MESSAGE_QUEUE: usize = 32_768;
 
 /// How far a HEP capture time may be from the server's clock before the receive time is
 /// used instead. Live mirrors arrive within milliseconds; a capture agent with a wrong

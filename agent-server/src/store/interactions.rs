@@ -118,11 +118,6 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionRecord> {
     })
 }
 
-/// Whole seconds from `from_ms` to `to_ms`; never negative, even with clock skew.
-fn seconds_between(from_ms: i64, to_ms: i64) -> i64 {
-    (to_ms - from_ms).max(0) / 1000
-}
-
 impl Store {
     /// Opens the interaction of a call that starts ringing.
     ///
@@ -169,6 +164,32 @@ impl Store {
         Ok(())
     }
 
+    /// Records the answer time, as [`Store::mark_answered`] does, and returns the row (in
+    /// one round trip when the call was not yet answered).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn answer_interaction(
+        &self,
+        id: InteractionId,
+        at_ms: i64,
+    ) -> Result<InteractionRecord> {
+        let sql = format!(
+            "UPDATE interactions SET answered_at_ms = $1, updated_at_ms = $1 \
+             WHERE id = $2 AND answered_at_ms IS NULL RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(at_ms)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        let record = match row {
+            Some(row) => Some(record_from_row(&row)?),
+            None => self.interaction(id).await?,
+        };
+        record.ok_or(Error::NotFound("interaction"))
+    }
+
     /// Records the agent who took the call: on a call that rang several agents, the
     /// one who answered.
     ///
@@ -198,30 +219,26 @@ impl Store {
         ended_at_ms: i64,
         outcome: Outcome,
     ) -> Result<InteractionRecord> {
-        let current = self
-            .interaction(id)
-            .await?
-            .ok_or(Error::NotFound("interaction"))?;
-        let wait = seconds_between(
-            current.ringing_at_ms,
-            current.answered_at_ms.unwrap_or(ended_at_ms),
+        // One statement computes wait and talk from the stored times (whole seconds, never
+        // negative) and returns the closed row: one round trip, and no other writer between a
+        // read and the update.
+        let sql = format!(
+            "UPDATE interactions SET ended_at_ms = $1, outcome = $2, \
+             wait_seconds = CASE WHEN COALESCE(answered_at_ms, $1) > ringing_at_ms \
+               THEN (COALESCE(answered_at_ms, $1) - ringing_at_ms) / 1000 ELSE 0 END, \
+             talk_seconds = CASE WHEN answered_at_ms IS NOT NULL AND $1 > answered_at_ms \
+               THEN ($1 - answered_at_ms) / 1000 ELSE 0 END, \
+             updated_at_ms = $1 WHERE id = $3 RETURNING {COLUMNS}"
         );
-        let talk = current
-            .answered_at_ms
-            .map_or(0, |at| seconds_between(at, ended_at_ms));
-        sqlx::query(
-            "UPDATE interactions SET ended_at_ms = $1, outcome = $2, wait_seconds = $3, \
-             talk_seconds = $4, updated_at_ms = $1 WHERE id = $5",
-        )
-        .bind(ended_at_ms)
-        .bind(outcome.as_str())
-        .bind(wait)
-        .bind(talk)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await?;
-        self.interaction(id)
-            .await?
+        let row = sqlx::query(&sql)
+            .bind(ended_at_ms)
+            .bind(outcome.as_str())
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(record_from_row)
+            .transpose()?
             .ok_or(Error::NotFound("interaction"))
     }
 

@@ -100,11 +100,26 @@ impl Store {
 
         // SQLite allows one writer at a time; a small pool avoids lock waits piling up.
         let max = if backend == Backend::Sqlite { 4 } else { 16 };
-        let pool = AnyPoolOptions::new()
+        let mut options = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(&connect_url)
-            .await?;
+            .acquire_timeout(Duration::from_secs(5));
+        if backend == Backend::Sqlite {
+            // Per connection: in WAL mode `synchronous = NORMAL` syncs the log at checkpoints
+            // rather than at every commit; a power cut may lose the last commits but never
+            // corrupts the file. A writer waits up to 5 s for another's lock before failing.
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 5000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&connect_url).await?;
         if backend == Backend::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)

@@ -497,3 +497,51 @@ store_test!(
         assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
     }
 );
+
+store_test!(
+    answering_returns_the_row_and_keeps_the_first_answer_time,
+    |store: Store| async move {
+        let call = CallId("call-answer@host".into());
+        let id = store
+            .open_interaction(inbound(&call, Some("+31201234567"), 10_000))
+            .await
+            .unwrap();
+        store
+            .save_wrap_up(id, "rang twice", None, 11_000)
+            .await
+            .unwrap();
+
+        let first = store.answer_interaction(id, 12_000).await.unwrap();
+        let again = store.answer_interaction(id, 13_000).await.unwrap();
+        let missing = store
+            .answer_interaction(InteractionId(id.0 + 1000), 13_000)
+            .await;
+
+        assert_eq!(first.answered_at_ms, Some(12_000));
+        assert_eq!(first.notes, "rang twice");
+        assert_eq!(again.answered_at_ms, Some(12_000));
+        assert!(matches!(missing, Err(Error::NotFound("interaction"))));
+    }
+);
+
+store_test!(
+    users_by_extensions_finds_either_party,
+    |store: Store| async move {
+        let ann = agent(&store, "ann", "2001").await;
+        let bob = agent(&store, "bob", "2002").await;
+
+        let both = store.users_by_extensions("2001", "2002").await.unwrap();
+        let one = store
+            .users_by_extensions("0612345678", "2002")
+            .await
+            .unwrap();
+        let none = store.users_by_extensions("3000", "3001").await.unwrap();
+
+        let mut ids: Vec<_> = both.iter().map(|u| u.id).collect();
+        ids.sort_by_key(|id| id.0);
+        assert_eq!(ids, vec![ann, bob]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].id, bob);
+        assert!(none.is_empty());
+    }
+);

@@ -188,6 +188,21 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// The users holding either extension (none, one or two), in one round trip: the
+    /// call service looks up the called and the calling party together.
+    ///
+    /// # Errors
+    /// [`super::Error::Database`].
+    pub async fn users_by_extensions(&self, first: &str, second: &str) -> Result<Vec<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.extension IN ($1, $2)");
+        let rows = sqlx::query(&sql)
+            .bind(first)
+            .bind(second)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
     /// Replaces a user's password hash and ends their sessions.
     ///
     /// # Errors

@@ -21,6 +21,8 @@
 //! - sent: datagrams handed to the kernel without error;
 //! - received: the rise of `ringside_hep_datagrams_total` on `/metrics` from before the
 //!   first datagram to two seconds after the last; drops are sent minus received;
+//! - server reader waits on a full queue: the rise of `ringside_ingest_queue_full_total`,
+//!   the times the server's UDP reader found its message queue full and stopped reading;
 //! - kernel UDP receive-buffer overflows: the rise of `RcvbufErrors` in `/proc/net/snmp`
 //!   over the run, for the whole machine;
 //! - server CPU: user plus system time of the server process over the run (from
@@ -62,6 +64,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Capture agent id written into the datagrams.
 const CAPTURE_ID: u32 = 2001;
+
+/// Counter of the times the server's UDP reader waited on its full message queue (absent
+/// on older servers).
+const QUEUE_FULL_METRIC: &str = "ringside_ingest_queue_full_total";
 
 /// Counter of datagrams received on the server's metrics endpoint.
 const RECEIVED_METRIC: &str = "ringside_hep_datagrams_total";
@@ -210,6 +216,7 @@ struct Report {
     send_errors: u64,
     send_elapsed: Duration,
     received: u64,
+    queue_full: Option<u64>,
     rcvbuf_errors: Option<u64>,
     cpu: Option<Duration>,
     wall: Duration,
@@ -242,6 +249,10 @@ impl std::fmt::Display for Report {
             "drops (sent - received): {}",
             i128::from(self.sent) - i128::from(self.received)
         )?;
+        match self.queue_full {
+            Some(count) => writeln!(f, "server reader waits on a full queue: {count}")?,
+            None => writeln!(f, "server reader waits on a full queue: not reported")?,
+        }
         match self.rcvbuf_errors {
             Some(count) => writeln!(
                 f,
@@ -272,6 +283,7 @@ impl std::fmt::Display for Report {
 
 fn run(options: &Options, target: &Attach) -> anyhow::Result<Report> {
     let received_before = read_received(target.http)?;
+    let queue_full_before = read_counter(target.http, QUEUE_FULL_METRIC).ok();
     let rcvbuf_before = udp_rcvbuf_errors();
     let cpu_before = cpu_time(target.pid);
     let wall_start = Instant::now();
@@ -302,6 +314,9 @@ fn run(options: &Options, target: &Attach) -> anyhow::Result<Report> {
 
     std::thread::sleep(DRAIN);
     let received = read_received(target.http)?.saturating_sub(received_before);
+    let queue_full = queue_full_before
+        .zip(read_counter(target.http, QUEUE_FULL_METRIC).ok())
+        .map(|(a, b)| b.saturating_sub(a));
     let wall = wall_start.elapsed();
     let cpu = cpu_before
         .zip(cpu_time(target.pid))
@@ -317,6 +332,7 @@ fn run(options: &Options, target: &Attach) -> anyhow::Result<Report> {
         send_errors,
         send_elapsed,
         received,
+        queue_full,
         rcvbuf_errors,
         cpu,
         wall,
@@ -403,15 +419,20 @@ fn now_ms() -> i64 {
 
 /// The server's count of HEP datagrams received.
 fn read_received(http: SocketAddr) -> anyhow::Result<u64> {
+    read_counter(http, RECEIVED_METRIC)
+}
+
+/// One counter from the server's `/metrics`.
+fn read_counter(http: SocketAddr, metric: &str) -> anyhow::Result<u64> {
     let body = http_get(http, "/metrics")?;
     body.lines()
         .filter(|line| !line.starts_with('#'))
         .find_map(|line| {
             let (name, value) = line.split_once(' ')?;
-            (name == RECEIVED_METRIC).then(|| value.trim().parse::<f64>().ok())?
+            (name == metric).then(|| value.trim().parse::<f64>().ok())?
         })
         .map(|value| value as u64)
-        .with_context(|| format!("{RECEIVED_METRIC} is not on /metrics"))
+        .with_context(|| format!("{metric} is not on /metrics"))
 }
 
 /// A plain HTTP/1.0 GET; returns the body of a 200 answer.
