@@ -370,10 +370,11 @@ fn start_line_of(line: &str) -> Result<StartLine> {
 
     let mut framed = Vec::with_capacity(line.len() + 4);
     match request_uri {
-        // rsip 0.4 cannot parse an IPv6 literal in a Request-URI (`sip:x@[fd17::1]`). The
-        // crate reads the Request-URI itself, so rsip is given a placeholder of the same
-        // scheme instead.
-        Some(uri) if uri.contains('[') => {
+        // rsip 0.4 cannot parse an IPv6 literal in a Request-URI (`sip:x@[fd17::1]`), nor
+        // the unbracketed form some old phones send (`sip:x@fec0:0:0:0:216:d3ff:fe0d:22c`,
+        // against RFC 3261 §25.1 but seen in real captures). The crate reads the
+        // Request-URI itself, so rsip is given a placeholder of the same scheme instead.
+        Some(uri) if has_ipv6_host(uri) => {
             let scheme = uri.split(':').next().unwrap_or("sip");
             let placeholder = format!("{scheme}:placeholder.invalid");
             framed.extend_from_slice(line.replacen(uri, &placeholder, 1).as_bytes());
@@ -400,6 +401,15 @@ fn start_line_of(line: &str) -> Result<StartLine> {
             .and_then(addr::parse_uri)
             .and_then(|uri| uri.user),
     })
+}
+
+/// Whether a Request-URI's host is an IPv6 address, bracketed or not: a `[`, or a host
+/// part (after the `@`, before any parameter) with two or more colons, which a host name
+/// and port cannot have.
+fn has_ipv6_host(uri: &str) -> bool {
+    let host_part = uri.rsplit('@').next().unwrap_or(uri);
+    let host_port = host_part.split(';').next().unwrap_or_default();
+    uri.contains('[') || (uri.contains('@') && host_port.matches(':').count() >= 2)
 }
 
 /// The crate's name for a method rsip accepted.

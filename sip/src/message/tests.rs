@@ -300,6 +300,37 @@ fn an_ipv6_request_uri_parses_and_keeps_its_user() {
 }
 
 #[test]
+fn an_unbracketed_ipv6_request_uri_parses_and_keeps_its_user() {
+    for uri in [
+        "sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c:5060",
+        "sip:4321@fec0:0:0:0:216:d3ff:fe0d:22c;transport=udp",
+    ] {
+        let text = MINIMAL.replace(
+            "OPTIONS sip:2001@127.0.0.1 SIP/2.0",
+            &format!("BYE {uri} SIP/2.0"),
+        );
+
+        let message = parse(text.as_bytes()).unwrap();
+
+        assert_eq!(message.method(), Some(&Method::Bye), "{uri}");
+        let StartLine::Request { uri_user, .. } = &message.start else {
+            panic!("a request");
+        };
+        assert_eq!(uri_user.as_deref(), Some("4321"), "{uri}");
+    }
+}
+
+#[test]
+fn a_request_uri_with_a_host_and_port_is_not_taken_for_ipv6() {
+    assert!(!super::has_ipv6_host("sip:2001@pbx.example:5060"));
+    assert!(!super::has_ipv6_host("sip:pbx.example:5060;transport=tcp"));
+    assert!(super::has_ipv6_host("sip:2001@[fd17::1]:5060"));
+    assert!(super::has_ipv6_host(
+        "sip:2001@fec0:0:0:0:216:d3ff:fe0d:22c"
+    ));
+}
+
+#[test]
 fn a_display_name_with_escaped_quotes_outside_a_string_is_read() {
     let text = MINIMAL.replace(
         "From: <sip:+31201234567@trunk.example>;tag=a",
