@@ -372,3 +372,53 @@ async fn dismissing_an_ended_pop_removes_it_for_every_console() {
     assert!(server.running.hub.pops_of(server.ann).is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_queue_leg_cancelled_as_completed_elsewhere_is_logged_answered_elsewhere() {
+    let server = start().await;
+    let (_client, cookie) = server.login("ann").await;
+    let mut console = server.console(&cookie).await;
+
+    // A PBX queue rings Ann's phone on a dialog of its own and cancels it when another
+    // agent takes the call, saying so in the CANCEL's Reason (RFC 3326).
+    let mut script = ringside_sip::synth::call_messages(
+        CallShape::Abandoned,
+        "queue-leg-1@pbx",
+        "+31201234567",
+        None,
+        "2001",
+        6_000,
+        0,
+    );
+    let mut cancels = 0;
+    for message in script.iter_mut().filter(|m| m.text.starts_with("CANCEL ")) {
+        message.text = message.text.replacen(
+            "\r\n\r\n",
+            "\r\nReason: SIP;cause=200;text=\"Call completed elsewhere\"\r\n\r\n",
+            1,
+        );
+        cancels += 1;
+    }
+    assert!(cancels > 0, "the abandoned script has a CANCEL");
+    common::send_script(server.running.hep_addr, &script, common::t0_fixed()).await;
+
+    let ringing = console.next_pop().await;
+    assert_eq!(ringing.state, CallState::Ringing);
+    let ended = console.next_pop().await;
+    assert_eq!(ended.state, CallState::Ended(Outcome::AnsweredElsewhere));
+
+    let row = server
+        .running
+        .store
+        .interaction(ended.interaction_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.agent, Some(server.ann));
+    assert_eq!(row.customer, Some(server.jan));
+    assert_eq!(row.outcome, Some(Outcome::AnsweredElsewhere));
+    assert_eq!(row.answered_at_ms, None);
+    assert_eq!(row.talk_seconds, Some(0));
+    assert_eq!(row.wait_seconds, Some(6));
+    server.stop().await;
+}

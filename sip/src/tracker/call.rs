@@ -116,6 +116,8 @@ pub(super) struct Call {
     /// Fewest Vias seen on the INVITE transaction: the caller's leg. 0 while unknown.
     leg_vias: u8,
     cancel_ms: Option<i64>,
+    /// The caller-leg CANCEL said the call was answered elsewhere (RFC 3326 Reason).
+    cancel_elsewhere: bool,
     pending: Option<Pending>,
     branches: Vec<Branch>,
     /// Hashes of the targets announced (the called user, then each `Offered`).
@@ -183,6 +185,7 @@ impl Call {
             caller_tag: msg.from.tag.as_deref().map(hash_str),
             leg_vias: 0,
             cancel_ms: None,
+            cancel_elsewhere: false,
             pending: None,
             branches: Vec::new(),
             offered,
@@ -312,6 +315,7 @@ impl Call {
         self.invite_cseq = cseq;
         self.pending = None;
         self.cancel_ms = None;
+        self.cancel_elsewhere = false;
     }
 
     fn on_cancel(&mut self, msg: &SipMessage, at_ms: i64, leg: Leg) {
@@ -337,6 +341,19 @@ impl Call {
             self.adopt_invite(msg.cseq);
         }
         self.cancel_ms.get_or_insert(at_ms);
+        if msg.reason.as_deref().is_some_and(completed_elsewhere) {
+            self.cancel_elsewhere = true;
+        }
+    }
+
+    /// How a cancelled call ends: `Abandoned`, or `AnsweredElsewhere` when the CANCEL
+    /// said another phone took the call.
+    fn cancel_cause(&self) -> EndCause {
+        if self.cancel_elsewhere {
+            EndCause::AnsweredElsewhere
+        } else {
+            EndCause::Abandoned
+        }
     }
 
     fn on_invite_response(
@@ -402,7 +419,7 @@ impl Call {
             return;
         }
         if let Some(cancel_ms) = self.cancel_ms {
-            self.end(EndCause::Abandoned, None, false, cancel_ms, steps);
+            self.end(self.cancel_cause(), None, false, cancel_ms, steps);
             return;
         }
         match status {
@@ -629,7 +646,7 @@ impl Call {
                     waited(p.at_ms, grace)
                 });
                 if cancelled {
-                    EndCause::Abandoned
+                    self.cancel_cause()
                 } else if let Some(pending) = gave_up {
                     pending.cause
                 } else if waited(self.started_ms, config.ringing_timeout_ms) {
@@ -678,6 +695,7 @@ impl Call {
         self.phase = Phase::Answered { at_ms };
         self.last_refresh_ms = at_ms;
         self.cancel_ms = None;
+        self.cancel_elsewhere = false;
         self.pending = None;
         steps.push(Step {
             at_ms,
@@ -725,4 +743,24 @@ fn on_invite_transaction(msg: &SipMessage) -> bool {
 
 pub(super) fn hash_str(text: &str) -> u64 {
     fnv1a(text.as_bytes())
+}
+
+/// Whether a Reason header value (RFC 3326) says the call was answered by another phone:
+/// `SIP;cause=200` ("Call completed elsewhere", which PBXs put on the CANCELs of the
+/// phones a ring group or queue rang in vain) or `Q.850;cause=26` (non-selected user
+/// clearing). Each comma-separated value is read.
+fn completed_elsewhere(reason: &str) -> bool {
+    reason.split(',').any(|value| {
+        let mut parts = value.split(';').map(str::trim);
+        let protocol = parts.next().unwrap_or_default();
+        let cause = parts
+            .filter_map(|param| param.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("cause"))
+            .map(|(_, cause)| cause.trim().trim_matches('"'));
+        match cause {
+            Some("200") => protocol.eq_ignore_ascii_case("SIP"),
+            Some("26") => protocol.eq_ignore_ascii_case("Q.850"),
+            _ => false,
+        }
+    })
 }

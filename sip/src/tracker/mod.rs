@@ -9,8 +9,10 @@
 //! - *offered*: a forked copy of the INVITE rang one more target (phone or extension).
 //! - *answered*: a 2xx final response to that INVITE was seen.
 //! - *abandoned*: the caller gave up while it was still ringing (CANCEL, or a 487).
-//! - *answered elsewhere*: one target answered a call that also rang others; the server
-//!   uses it for the other targets' pops, the tracker never ends a call with it.
+//! - *answered elsewhere*: one target answered a call that also rang others. Within one
+//!   forked call the server uses it for the other targets' pops; the tracker ends a call
+//!   with it only when the call is one phone's own leg, cancelled with a Reason saying so
+//!   (rule 6), as a PBX ringing a group or queue does.
 //! - *transferred*: the call moved to another target by REFER (RFC 3515) or Replaces
 //!   (RFC 3891); the transferring dialog ends `Transferred` and the new call links back.
 //! - *ended*: the call is over, with an [`EndCause`].
@@ -68,15 +70,19 @@
 //!      once it has a final a provisional mirrored late does not make it ring again.
 //!
 //!    Causes: 486 and 600 are `Busy`; 403 and 603 `Rejected`; 487 `Abandoned`; any final
-//!    after a CANCEL `Abandoned`, the caller having given up first; anything else
+//!    after a CANCEL `Abandoned`, the caller having given up first (or `AnsweredElsewhere`,
+//!    rule 6); anything else
 //!    `Failed`. The end is dated at the final response, except `Abandoned` with a CANCEL,
 //!    which is dated at the CANCEL. Finals to an older CSeq than the call's INVITE are
 //!    ignored; a newer CSeq before answer means the retried INVITE was mirrored late and
 //!    becomes the call's INVITE.
 //! 6. **Cancel.** A CANCEL on the caller's leg before answer is remembered (its CSeq
 //!    equals the INVITE's, RFC 3261 §9.1). If no final response follows within
-//!    `cancel_grace_ms`, the call ends `Abandoned`. A CANCEL on a branch leg (the proxy
-//!    stopping one phone) only closes that branch.
+//!    `cancel_grace_ms`, the call ends `Abandoned`. A CANCEL whose Reason (RFC 3326) is
+//!    `SIP;cause=200` ("Call completed elsewhere") or `Q.850;cause=26` (non-selected user
+//!    clearing) ends it `AnsweredElsewhere` instead: a PBX that rings a group or queue
+//!    gives each phone its own dialog and cancels the ones not answered that way. A
+//!    CANCEL on a branch leg (the proxy stopping one phone) only closes that branch.
 //! 7. **Mid-call requests.** re-INVITE and UPDATE (RFC 3311), for hold, resume or a
 //!    session refresh, never start or end a call; once answered they and their 2xx
 //!    refresh the session timer (rule 10).
@@ -332,8 +338,9 @@ pub enum EndCause {
     Rejected,
     /// Any other failure, including timeouts.
     Failed,
-    /// Another target answered this call. The tracker never ends a call with it; the
-    /// server uses it for the pops of the targets that rang in vain.
+    /// Another target answered this call: the server ends the pops of a forked call's
+    /// other targets with it, and the tracker ends a phone's own leg with it when its
+    /// CANCEL says the call was completed elsewhere (rule 6).
     AnsweredElsewhere,
     /// The call moved to another target (REFER or Replaces); this dialog is over.
     Transferred,

@@ -166,6 +166,79 @@ fn cancel_without_final_is_abandoned_after_the_grace() {
 }
 
 #[test]
+fn a_cancel_that_says_completed_elsewhere_ends_answered_elsewhere() {
+    let reasons = [
+        "SIP;cause=200;text=\"Call completed elsewhere\"",
+        "sip ; cause=200",
+        "Q.850;cause=16, SIP;cause=200;text=\"Call completed elsewhere\"",
+        "Q.850;cause=26;text=\"NON_SELECTED_USER_CLEARING\"",
+    ];
+    for reason in reasons {
+        let d = Dialog::new("leg-2001");
+        let mut cancel = d.cancel(1);
+        cancel.reason = Some(reason.to_owned());
+        let mut tracker = Tracker::default();
+
+        let events = feed(
+            &mut tracker,
+            &[
+                (d.invite(1), 0),
+                (d.response(180, 1, Method::Invite), 5),
+                (cancel, 4000),
+                (d.response(487, 1, Method::Invite), 4010),
+            ],
+        );
+
+        assert_eq!(
+            seen(&events)[1],
+            Seen::Ended(EndCause::AnsweredElsewhere, None),
+            "{reason}"
+        );
+        assert_eq!(events[1].at_ms, 4000, "{reason}");
+    }
+}
+
+#[test]
+fn a_cancel_with_another_reason_is_still_abandoned() {
+    for reason in [
+        "SIP;cause=487;text=\"Request Terminated\"",
+        "Q.850;cause=16",
+        "SIP;text=\"cause=200\"",
+        "X.200;cause=200",
+    ] {
+        let d = Dialog::new("leg-2001");
+        let mut cancel = d.cancel(1);
+        cancel.reason = Some(reason.to_owned());
+        let mut tracker = Tracker::default();
+        feed(&mut tracker, &[(d.invite(1), 0), (cancel, 1500)]);
+
+        let events = tracker.expire(1500 + 32_000);
+
+        assert_eq!(
+            seen(&events),
+            vec![Seen::Ended(EndCause::Abandoned, None)],
+            "{reason}"
+        );
+    }
+}
+
+#[test]
+fn a_completed_elsewhere_cancel_without_a_final_ends_answered_elsewhere_after_the_grace() {
+    let d = Dialog::new("leg-2001");
+    let mut cancel = d.cancel(1);
+    cancel.reason = Some("SIP;cause=200".to_owned());
+    let mut tracker = Tracker::default();
+    feed(&mut tracker, &[(d.invite(1), 0), (cancel, 1500)]);
+
+    let events = tracker.expire(1500 + 32_000);
+
+    assert_eq!(
+        seen(&events),
+        vec![Seen::Ended(EndCause::AnsweredElsewhere, None)]
+    );
+}
+
+#[test]
 fn final_statuses_map_to_causes() {
     let table = [
         (486, EndCause::Busy),
