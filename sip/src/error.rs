@@ -103,8 +103,8 @@ pub enum Error {
         proto_type: u8,
     },
 
-    /// The SIP start line or headers are not valid UTF-8.
-    #[error("sip message head is not valid utf-8")]
+    /// The SIP start line is not valid UTF-8.
+    #[error("sip start line is not valid utf-8")]
     PayloadNotUtf8,
 
     /// The SIP message could not be parsed.

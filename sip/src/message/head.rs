@@ -10,19 +10,27 @@ use std::borrow::Cow;
 use crate::message::{addr, Method, ReferTo, RemoteParty, SipMessage, StartLine};
 use crate::{Error, Result};
 
-/// The head of a message as UTF-8: the start line and header lines, without the empty
+/// The head of a message as text: the start line and header lines, without the empty
 /// line that ends them and without the body.
 ///
 /// Empty lines before the start line are dropped, as RFC 3261 §7.5 allows. The head ends
 /// at the first CRLF CRLF, or LF LF from sloppy senders; the body is never looked at.
-pub(super) fn head(bytes: &[u8]) -> Result<&str> {
+/// The start line must be UTF-8; header bytes that are not (a Latin-1 display name or
+/// User-Agent from an older phone) become U+FFFD, so one odd byte in a header the
+/// crate may not even read never costs the message.
+pub(super) fn head(bytes: &[u8]) -> Result<Cow<'_, str>> {
     let start = bytes
         .iter()
         .position(|byte| !matches!(byte, b'\r' | b'\n'))
         .unwrap_or(bytes.len());
     let bytes = &bytes[start..];
     let head = &bytes[..head_end(bytes)];
-    std::str::from_utf8(head).map_err(|_| Error::PayloadNotUtf8)
+    if let Ok(text) = std::str::from_utf8(head) {
+        return Ok(Cow::Borrowed(text));
+    }
+    let start_line_end = head.iter().position(|b| *b == b'\n').unwrap_or(head.len());
+    std::str::from_utf8(&head[..start_line_end]).map_err(|_| Error::PayloadNotUtf8)?;
+    Ok(String::from_utf8_lossy(head))
 }
 
 /// Where the first CRLF CRLF or LF LF starts; the length when there is none.

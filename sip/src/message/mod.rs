@@ -339,7 +339,8 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 ///
 /// # Errors
 ///
-/// [`Error::PayloadNotUtf8`] when the start line or headers are not UTF-8;
+/// [`Error::PayloadNotUtf8`] when the start line is not UTF-8 (header bytes that are not
+/// become U+FFFD);
 /// [`Error::SipParse`] when the start line is not a request or status line rsip accepts, a
 /// header line is not `name: value`, or Call-ID, CSeq, From or To is missing or
 /// malformed. Malformed P-Asserted-Identity entries are skipped, not fatal.
@@ -352,7 +353,7 @@ pub fn parse(bytes: &[u8]) -> Result<SipMessage> {
         "sip message received"
     );
 
-    let mut lines = head::Lines::new(head);
+    let mut lines = head::Lines::new(&head);
     let start_line = lines.next().unwrap_or_default();
     let start = start_line_of(&start_line)?;
     let mut fields = head::Fields::default();

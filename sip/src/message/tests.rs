@@ -218,6 +218,32 @@ fn malformed_messages_are_errors() {
 }
 
 #[test]
+fn latin1_bytes_in_headers_cost_nothing_but_those_characters() {
+    let mut text = MINIMAL
+        .replace(
+            "From: <sip:+31201234567@trunk.example>;tag=a",
+            "From: \"M\u{1}ller\" <sip:+31201234567@trunk.example>;tag=a",
+        )
+        .into_bytes();
+    let at = text.iter().position(|b| *b == 1).unwrap();
+    text[at] = 0xfc; // ü in Latin-1
+    let mut with_agent = text.clone();
+    let end = with_agent
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap();
+    with_agent.splice(end..end, b"\r\nUser-Agent: Gr\xe4ndstream".iter().copied());
+
+    for bytes in [text, with_agent] {
+        let message = parse(&bytes).unwrap();
+
+        assert_eq!(message.from.user.as_deref(), Some("+31201234567"));
+        assert_eq!(message.from.display_name.as_deref(), Some("M\u{fffd}ller"));
+        assert_eq!(message.from.tag.as_deref(), Some("a"));
+    }
+}
+
+#[test]
 fn errors_never_quote_the_message() {
     let broken = "INVITE sip:+31201234567@trunk.example SIP/3.0 garbage\r\n\r\n";
 
