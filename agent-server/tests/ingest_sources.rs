@@ -252,3 +252,42 @@ async fn plain_sip_and_hepv2_datagrams_pop_calls_over_udp() {
     assert_eq!(counters["ringside_sip_malformed_total"], 0);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_sender_trickling_bytes_without_finishing_a_frame_is_closed() {
+    let server = start_with(|settings| settings.hep_tcp_read_timeout_secs = 1).await;
+    let tcp = server.running.hep_tcp_addr.unwrap();
+    let frame = synth::to_hep(&script(CallShape::Busy, "slow-1@pbx")[0], t0_fixed(), 2001);
+
+    // One byte every 200 ms: never silent for the timeout, never a whole frame in it.
+    let mut stream = TcpStream::connect(tcp).await.unwrap();
+    let mut sent = 0;
+    let mut closed = false;
+    for byte in frame.iter().take(40) {
+        if stream.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        sent += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut probe = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(std::time::Duration::from_millis(1), stream.read(&mut probe)).await
+        {
+            closed = true;
+            break;
+        }
+    }
+
+    assert!(
+        closed,
+        "the connection was still open after {sent} bytes in 8 s"
+    );
+    assert!(sent < 40, "{sent}");
+    eventually(|| {
+        let metrics = server.running.metrics.clone();
+        async move { metrics.hep_tcp_connections.load(Ordering::Relaxed) == 0 }
+    })
+    .await;
+    server.stop().await;
+}

@@ -4,7 +4,9 @@
 //!
 //! Strangers control these connections, so three things are capped: how many are open
 //! at once (further ones are closed at accept and counted), how large a frame may be,
-//! and how long a connection may stay silent (then it is closed). A stream that stops
+//! and how long a connection may go without delivering a whole frame (then it is
+//! closed: the clock restarts at each complete frame, not at each byte, so a sender
+//! trickling a byte at a time cannot hold a connection slot for ever). A stream that stops
 //! being HEPv3 framing (wrong magic, impossible length) cannot be resynchronised: that
 //! connection is closed and counted, and the listener goes on. A frame that frames well
 //! but does not decode or parse is counted like a bad UDP datagram and skipped, since the
@@ -35,7 +37,7 @@ pub struct TcpLimits {
     pub max_connections: usize,
     /// Largest frame accepted, in bytes.
     pub max_frame_bytes: usize,
-    /// A connection silent this long is closed.
+    /// A connection that delivers no complete frame for this long is closed.
     pub read_timeout: Duration,
 }
 
@@ -125,9 +127,10 @@ impl Connection {
         let _open = OpenGuard::new(self.metrics.clone());
         let mut decoder = StreamDecoder::with_max_frame(self.limits.max_frame_bytes);
         let mut buf = vec![0u8; READ_CHUNK];
+        let mut deadline = tokio::time::Instant::now() + self.limits.read_timeout;
         loop {
             let read = tokio::select! {
-                read = tokio::time::timeout(self.limits.read_timeout, stream.read(&mut buf)) => read,
+                read = tokio::time::timeout_at(deadline, stream.read(&mut buf)) => read,
                 () = self.shutdown.cancelled() => return,
             };
             match read {
@@ -140,7 +143,7 @@ impl Connection {
                 Err(_elapsed) => {
                     tracing::debug!(
                         timeout_s = self.limits.read_timeout.as_secs(),
-                        "silent HEP TCP connection closed"
+                        "HEP TCP connection closed: no complete frame within the timeout"
                     );
                     return;
                 }
@@ -148,7 +151,10 @@ impl Connection {
 
             loop {
                 let frame = match decoder.next_frame() {
-                    Ok(Some(frame)) => frame,
+                    Ok(Some(frame)) => {
+                        deadline = tokio::time::Instant::now() + self.limits.read_timeout;
+                        frame
+                    }
                     Ok(None) => break,
                     Err(err) => {
                         self.metrics
