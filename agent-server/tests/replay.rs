@@ -169,7 +169,7 @@ fn a_bad_file_is_named_and_the_others_are_still_replayed() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("3 of 4 capture files could not be read"),
+        stderr.contains("3 of 4 capture files could not be replayed in full"),
         "{stderr}"
     );
     let lines = stdout_lines(&output);

@@ -12,14 +12,24 @@
 //! capture time is at least a second past the previous timer run, the tracker expires
 //! calls at that time, as the server does once a second; a call still in progress when
 //! the captures end gets no `ended` line, since nothing is invented after the last
-//! message.
+//! message. A step of more than [`MAX_CLOCK_JUMP_MS`] between two messages (broken
+//! timestamps, or two captures of different days) moves the replay clock by one
+//! millisecond only, and later times are shifted by the same amount: event times then
+//! read as the capture's clock before the jump.
+//!
+//! Limitation: the timers run when a message arrives, so a call that a timer ends
+//! during a silent stretch of a capture is dated at the next message, not at its
+//! deadline.
+//!
+//! Limitation: a file is read into memory whole; files over [`MAX_CAPTURE_BYTES`] are
+//! refused (split them with `editcap`).
 //!
 //! A file that cannot be read is reported on stderr with its name, the others are still
 //! replayed, and the command exits non-zero. Dropped messages are summed per file on
 //! stderr, as counts only; the JSON on stdout is the product and holds numbers, nothing
 //! else about a call is ever printed or logged.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -35,6 +45,20 @@ pub mod send;
 
 /// Tracker timers run at most this often, in capture milliseconds (as on the server).
 const EXPIRE_EVERY_MS: i64 = 1000;
+
+/// Largest capture file replayed: a file is held in memory while it is read, so an
+/// endless input (`/dev/zero`, a pipe) must not take the machine's memory.
+pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
+
+/// Bytes read to find a file's format before the rest is read.
+const FORMAT_PREFIX_BYTES: u64 = 16;
+
+/// A step between two consecutive messages' capture times longer than this, forwards
+/// or backwards, is taken for a broken clock (or the gap between two unrelated captures):
+/// the replay clock then moves on by one millisecond instead, so the timers do not end
+/// every open call at the jump. No real call stays silent this long: calls that ring or
+/// talk longer are ended by the timers anyway (`max_call_hours` is 4 by default).
+pub const MAX_CLOCK_JUMP_MS: i64 = 6 * 3_600_000;
 
 /// The container formats read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,12 +146,27 @@ pub struct Capture {
 /// # Errors
 /// When the file cannot be read or is in no supported format.
 pub fn read_capture(path: &Path) -> anyhow::Result<Capture> {
-    let bytes = std::fs::read(path)?;
-    match Format::detect(&bytes) {
-        Some(Format::HepDump) => Ok(read_hepdump(&bytes)),
-        Some(Format::Pcap | Format::PcapNg) => read_pcap(&bytes),
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    (&mut file)
+        .take(FORMAT_PREFIX_BYTES)
+        .read_to_end(&mut bytes)?;
+    let format = match Format::detect(&bytes) {
+        Some(format) => format,
         None if bytes.is_empty() => anyhow::bail!("the file is empty"),
         None => anyhow::bail!("not a capture: neither hepdump, pcap nor pcapng"),
+    };
+    file.take(MAX_CAPTURE_BYTES + 1 - FORMAT_PREFIX_BYTES)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CAPTURE_BYTES {
+        anyhow::bail!(
+            "larger than {} MiB: split it first (editcap -c 1000000 in.pcap part.pcap)",
+            MAX_CAPTURE_BYTES >> 20
+        );
+    }
+    match format {
+        Format::HepDump => Ok(read_hepdump(&bytes)),
+        Format::Pcap | Format::PcapNg => read_pcap(&bytes),
     }
 }
 
@@ -187,12 +226,21 @@ pub async fn run(args: &ReplayArgs, region: phonenumber::country::Id) -> anyhow:
                         continue;
                     }
                 };
-                let sent = send::send_file(&socket, target_addr, &capture.messages, speed).await?;
+                let sent = send::send_file(&socket, target_addr, &capture.messages, speed).await;
                 report(&format!(
-                    "{}: sent {sent} datagrams, {} records not HEP",
+                    "{}: sent {} datagrams, {} records not HEP",
                     path.display(),
+                    sent.sent,
                     capture.not_hep
                 ));
+                if let Some(reason) = sent.first_refusal {
+                    failed += 1;
+                    report(&format!(
+                        "{}: {} datagrams could not be sent (first: {reason})",
+                        path.display(),
+                        sent.refused
+                    ));
+                }
                 if let Some(reason) = capture.cut_short {
                     failed += 1;
                     report(&format!("{}: {reason}", path.display()));
@@ -204,7 +252,7 @@ pub async fn run(args: &ReplayArgs, region: phonenumber::country::Id) -> anyhow:
     };
     if failed > 0 {
         anyhow::bail!(
-            "{failed} of {} capture files could not be read",
+            "{failed} of {} capture files could not be replayed in full",
             args.files.len()
         );
     }
@@ -231,13 +279,15 @@ fn print_events(files: &[PathBuf], region: phonenumber::country::Id) -> anyhow::
             .context("writing to standard output")?;
         report(&format!(
             "{}: {} messages, {} call events; dropped {} records not HEP, {} not SIP, {} \
-             malformed SIP",
+             malformed SIP; {} capture-clock jumps of over 6 hours taken for broken \
+             timestamps",
             path.display(),
             capture.messages.len(),
             replayer.events() - before,
             dropped.not_hep,
             dropped.not_sip,
-            dropped.malformed_sip
+            dropped.malformed_sip,
+            dropped.clock_jumps
         ));
         if let Some(reason) = capture.cut_short {
             failed += 1;
@@ -263,6 +313,8 @@ pub struct Dropped {
     pub not_sip: u64,
     /// SIP messages that did not parse.
     pub malformed_sip: u64,
+    /// Capture-clock steps over [`MAX_CLOCK_JUMP_MS`], taken for broken timestamps.
+    pub clock_jumps: u64,
 }
 
 /// Feeds messages through one tracker and writes a JSON line per call event.
@@ -271,6 +323,8 @@ pub struct Replayer<W: Write> {
     parties: json::PartyBook,
     region: phonenumber::country::Id,
     clock_ms: Option<i64>,
+    /// Capture time minus replay time, raised at each clock jump.
+    offset_ms: i64,
     expired_at_ms: i64,
     out: W,
     events: u64,
@@ -284,6 +338,7 @@ impl<W: Write> Replayer<W> {
             parties: json::PartyBook::new(),
             region,
             clock_ms: None,
+            offset_ms: 0,
             expired_at_ms: i64::MIN,
             out,
             events: 0,
@@ -308,7 +363,7 @@ impl<W: Write> Replayer<W> {
                 dropped.malformed_sip += 1;
                 continue;
             };
-            let at_ms = message.at_ms();
+            let at_ms = self.replay_time(message.at_ms(), &mut dropped);
             self.run_timers(at_ms)?;
             let correlation = message.packet.correlation_id.as_deref();
             let events = self.tracker.observe_correlated(&sip, at_ms, correlation);
@@ -329,6 +384,22 @@ impl<W: Write> Replayer<W> {
     pub fn finish(mut self) -> std::io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
+    }
+
+    /// The time a message is replayed at: its capture time, less the clock jumps met so
+    /// far (see [`MAX_CLOCK_JUMP_MS`]).
+    fn replay_time(&mut self, captured_ms: i64, dropped: &mut Dropped) -> i64 {
+        let at_ms = captured_ms.saturating_sub(self.offset_ms);
+        let Some(clock) = self.clock_ms else {
+            return at_ms;
+        };
+        if at_ms.saturating_sub(clock).unsigned_abs() <= MAX_CLOCK_JUMP_MS.unsigned_abs() {
+            return at_ms;
+        }
+        dropped.clock_jumps += 1;
+        let rebased = clock.saturating_add(1);
+        self.offset_ms = captured_ms.saturating_sub(rebased);
+        rebased
     }
 
     /// Advances the capture clock (it never goes back) and runs the tracker's timers once
@@ -375,6 +446,83 @@ mod tests {
         );
         assert_eq!(Format::detect(b"INVITE sip:2001@pbx SIP/2.0\r\n"), None);
         assert_eq!(Format::detect(b""), None);
+    }
+
+    /// The answered fixture's event lines, with `shift` applied to its messages first.
+    fn replay_answered(shift: impl Fn(usize, &mut HepPacket)) -> (Vec<serde_json::Value>, Dropped) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip/tests/fixtures/answered.hep");
+        let mut capture = read_capture(&path).unwrap();
+        for (index, message) in capture.messages.iter_mut().enumerate() {
+            shift(index, &mut message.packet);
+        }
+        let mut replayer = Replayer::new(Vec::new(), phonenumber::country::Id::NL);
+        let dropped = replayer.replay(&capture).unwrap();
+        let out = replayer.finish().unwrap();
+        let lines = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        (lines, dropped)
+    }
+
+    fn events_of(lines: &[serde_json::Value]) -> Vec<(String, Option<String>, bool)> {
+        lines
+            .iter()
+            .map(|line| {
+                (
+                    line["event"].as_str().unwrap().to_owned(),
+                    line["cause"].as_str().map(str::to_owned),
+                    line["timed_out"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect()
+    }
+
+    const YEAR_S: u32 = 365 * 86_400;
+
+    #[test]
+    fn a_clock_that_jumps_years_mid_call_does_not_time_the_call_out() {
+        let (plain, _) = replay_answered(|_, _| {});
+        // Every message from the third on is dated a year later, as in captures whose
+        // timestamps are broken.
+        let (jumped, dropped) = replay_answered(|index, packet| {
+            if index >= 2 {
+                packet.ts_sec += YEAR_S;
+            }
+        });
+
+        assert_eq!(events_of(&plain), events_of(&jumped));
+        assert_eq!(
+            events_of(&jumped).last().unwrap(),
+            &("ended".to_owned(), Some("completed".to_owned()), false)
+        );
+        assert_eq!(dropped.clock_jumps, 1);
+        assert_eq!(jumped[0]["at"], plain[0]["at"]);
+    }
+
+    #[test]
+    fn one_message_dated_far_ahead_does_not_end_the_call() {
+        let (plain, _) = replay_answered(|_, _| {});
+        let (stray, dropped) = replay_answered(|index, packet| {
+            if index == 3 {
+                packet.ts_sec += YEAR_S;
+            }
+        });
+
+        assert_eq!(events_of(&plain), events_of(&stray));
+        // Forward to the stray message, then back from it.
+        assert_eq!(dropped.clock_jumps, 2);
+    }
+
+    #[test]
+    fn an_endless_input_is_refused_without_reading_it() {
+        let err = read_capture(Path::new("/dev/zero")).unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "not a capture: neither hepdump, pcap nor pcapng"
+        );
     }
 
     #[test]

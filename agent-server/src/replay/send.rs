@@ -25,15 +25,30 @@ use super::ReplayMessage;
 /// Longest pause between two datagrams, in capture milliseconds.
 pub const MAX_GAP_MS: i64 = 60_000;
 
-/// Checks a `--speed` value: finite and not negative.
+/// Slowest `--speed` taken: a one-minute gap then lasts 100 minutes.
+pub const MIN_SPEED: f64 = 0.01;
+
+/// Checks a `--speed` value: 0 (as fast as possible), or a finite number of at least
+/// [`MIN_SPEED`].
 ///
 /// # Errors
-/// When it is negative, infinite or not a number.
+/// When it is negative, below [`MIN_SPEED`] but not 0, infinite or not a number.
 pub fn check_speed(speed: f64) -> anyhow::Result<f64> {
-    if !speed.is_finite() || speed < 0.0 {
-        anyhow::bail!("--speed must be a number of 0 or more (0 = as fast as possible)");
+    if !speed.is_finite() || (speed != 0.0 && speed < MIN_SPEED) || speed < 0.0 {
+        anyhow::bail!("--speed must be 0 (as fast as possible) or a number from {MIN_SPEED} up");
     }
     Ok(speed)
+}
+
+/// What [`send_file`] did with one file's messages.
+#[derive(Debug, Default)]
+pub struct Sent {
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams the socket refused (too large for UDP, say); the others still went.
+    pub refused: u64,
+    /// The first refusal's reason.
+    pub first_refusal: Option<String>,
 }
 
 /// The delay of every message from the first one, in capture milliseconds, after
@@ -54,35 +69,38 @@ pub fn offsets_ms(messages: &[ReplayMessage]) -> Vec<i64> {
         .collect()
 }
 
-/// Sends one file's messages to `target` from `socket`, paced by `speed`; returns how
-/// many were sent.
-///
-/// # Errors
-/// When a datagram cannot be sent.
+/// Sends one file's messages to `target` from `socket`, paced by `speed`. A datagram
+/// the socket refuses (one over 65,507 bytes, or an ICMP error from the target) is
+/// counted and the rest still go.
 pub async fn send_file(
     socket: &UdpSocket,
     target: SocketAddr,
     messages: &[ReplayMessage],
     speed: f64,
-) -> anyhow::Result<u64> {
+) -> Sent {
     let start = Instant::now();
-    let mut sent = 0u64;
+    let mut outcome = Sent::default();
     for (message, offset_ms) in messages.iter().zip(offsets_ms(messages)) {
         if speed > 0.0 {
-            let wait = Duration::from_secs_f64(offset_ms as f64 / 1000.0 / speed);
-            tokio::time::sleep_until(start + wait).await;
+            let seconds = offset_ms as f64 / 1000.0 / speed;
+            let wait = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+            if let Some(deadline) = start.checked_add(wait) {
+                tokio::time::sleep_until(deadline).await;
+            }
         }
         let mut packet = message.packet.clone();
         let now_ms = crate::ingest::now_ms();
         packet.ts_sec = u32::try_from(now_ms / 1000).unwrap_or(u32::MAX);
         packet.ts_usec = u32::try_from(now_ms % 1000 * 1000).unwrap_or(0);
-        socket
-            .send_to(&hep::encode(&packet), target)
-            .await
-            .with_context(|| format!("sending to {target}"))?;
-        sent += 1;
+        match socket.send_to(&hep::encode(&packet), target).await {
+            Ok(_) => outcome.sent += 1,
+            Err(err) => {
+                outcome.refused += 1;
+                outcome.first_refusal.get_or_insert_with(|| err.to_string());
+            }
+        }
     }
-    Ok(sent)
+    outcome
 }
 
 /// Resolves HOST:PORT and opens a UDP socket of the matching family.
@@ -139,5 +157,8 @@ mod tests {
         assert!(check_speed(-1.0).is_err());
         assert!(check_speed(f64::NAN).is_err());
         assert!(check_speed(f64::INFINITY).is_err());
+        assert_eq!(check_speed(MIN_SPEED).unwrap(), MIN_SPEED);
+        assert!(check_speed(1e-308).is_err());
+        assert!(check_speed(0.001).is_err());
     }
 }
