@@ -239,3 +239,139 @@ const EXPECTED_ANONYMOUS_PAI: &[&str] = &[
     r#"{"call_id":"1-12647@127.0.0.1","event":"answered","at":"2026-12-03T15:38:32.788Z","from":"+31201234567","to":"2002","answered_by":"2002"}"#,
     r#"{"call_id":"1-12647@127.0.0.1","event":"ended","at":"2026-12-03T15:38:33.796Z","from":"+31201234567","to":"2002","cause":"completed","hangup_by":"caller","timed_out":false}"#,
 ];
+
+/// The shared SIP corpus beside the workspace (or under `RINGSIDE_SHARED_DIR`).
+fn corpus_file(name: &str) -> Option<String> {
+    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/sip");
+    let dir = if beside.is_dir() {
+        beside
+    } else {
+        PathBuf::from(std::env::var_os("RINGSIDE_SHARED_DIR")?).join("corpus/sip")
+    };
+    let path = dir.join(name);
+    path.is_file().then(|| path.to_str().unwrap().to_owned())
+}
+
+/// Per Call-ID, the events in order and, when it ended, its cause and who hung up.
+fn calls_of(output: &Output) -> std::collections::BTreeMap<String, (Vec<String>, String)> {
+    let mut calls = std::collections::BTreeMap::new();
+    for line in stdout_lines(output) {
+        let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let entry: &mut (Vec<String>, String) = calls
+            .entry(line["call_id"].as_str().unwrap().to_owned())
+            .or_default();
+        entry.0.push(line["event"].as_str().unwrap().to_owned());
+        if line["event"] == "ended" {
+            entry.1 = format!(
+                "{} by {}{}",
+                line["cause"].as_str().unwrap(),
+                line["hangup_by"].as_str().unwrap(),
+                if line["timed_out"] == true {
+                    ", timed out"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    calls
+}
+
+/// Replays each shared-corpus capture on its own, timers included (the sip crate's corpus
+/// test has none), and checks the outcome its MANIFEST.md expects for each call.
+#[test]
+fn shared_corpus_captures_replay_to_the_manifest_outcomes() {
+    let expected: &[(&str, &[(&str, &[&str], &str)])] = &[
+        (
+            "tcp_answered_callee_bye_q850.pcap",
+            &[(
+                "158936656982201062716@10.33.6.100",
+                &["ringing", "answered", "ended"],
+                "completed by callee",
+            )],
+        ),
+        (
+            "udp_two_calls_with_rtp.pcap",
+            &[
+                ("12013223@200.57.7.195", &["ringing", "answered"], ""),
+                ("12015624@200.57.7.195", &["ringing"], ""),
+            ],
+        ),
+        (
+            "sctp_rejected_403_pai_tel.pcap",
+            &[(
+                "717B2539AD2002C9152DC497@0870ffffffff",
+                &["ringing", "ended"],
+                "rejected by unknown",
+            )],
+        ),
+        (
+            "ipv6_udp_answered_broken_timestamps.pcap",
+            &[(
+                "c3eF6f58-363323Cd-8058EB88-10300252@fe80:0:0:0:21a:a0ff:fe07:32e0",
+                &["ringing", "answered", "ended"],
+                "completed by caller",
+            )],
+        ),
+        (
+            "udp_failed_attempts_cancel408_407_403_480.pcap",
+            &[
+                (
+                    "105090259-446faf7a@192.168.1.2",
+                    &["ringing", "ended"],
+                    "abandoned by unknown",
+                ),
+                (
+                    "85216695-42dcdb1d@192.168.1.2",
+                    &["ringing", "ended"],
+                    "rejected by unknown",
+                ),
+                (
+                    "24487391-449bf2a0@192.168.1.2",
+                    &["ringing", "ended"],
+                    "rejected by unknown",
+                ),
+                (
+                    "11894297-4432a9f8@192.168.1.2",
+                    &["ringing", "ended"],
+                    "failed by unknown",
+                ),
+            ],
+        ),
+        (
+            "ipv6_fragmented_100rel_update_pai.pcap",
+            &[(
+                "71846-1647924829-397430@fd17:625c:f037:2:a00:27ff:feb9:1521",
+                &["ringing", "answered", "ended"],
+                "completed by caller",
+            )],
+        ),
+        (
+            "ipip_tunnel_tcp_partial_call.pcap",
+            &[(
+                "1RLuVzzBClYCf2",
+                &["ringing", "answered", "ended"],
+                "completed by caller",
+            )],
+        ),
+    ];
+    for (file, calls) in expected {
+        let Some(path) = corpus_file(file) else {
+            eprintln!(
+                "skipped: no SIP corpus at ../shared/corpus/sip (nor under \
+                 RINGSIDE_SHARED_DIR); {file} not replayed"
+            );
+            continue;
+        };
+        let output = replay(&[&path]);
+        assert!(output.status.success(), "{file}");
+        let seen = calls_of(&output);
+
+        assert_eq!(seen.len(), calls.len(), "{file}: {seen:?}");
+        for (call_id, events, end) in *calls {
+            let (got_events, got_end) = &seen[*call_id];
+            assert_eq!(got_events, events, "{file} {call_id}");
+            assert_eq!(got_end, end, "{file} {call_id}");
+        }
+    }
+}

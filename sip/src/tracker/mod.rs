@@ -190,7 +190,8 @@ pub struct TrackerConfig {
     /// Default 32,000 (64·T1).
     pub cancel_grace_ms: i64,
     /// How long a 401/407 challenge waits for the retried INVITE before the call ends
-    /// `Failed`. Default 32,000.
+    /// `Failed`. Default 120,000: a softphone that asks its user for the password
+    /// retries only once it is typed (the shared corpus has retries after 32 s and 51 s).
     pub auth_retry_grace_ms: i64,
     /// How long a 3xx redirect waits for the INVITE to the new target, and a failed
     /// branch for the next branch or the caller-leg final. Default 32,000.
@@ -210,7 +211,7 @@ impl Default for TrackerConfig {
             ringing_timeout_ms: 300_000,
             max_call_ms: 4 * 60 * 60 * 1000,
             cancel_grace_ms: 32_000,
-            auth_retry_grace_ms: 32_000,
+            auth_retry_grace_ms: 120_000,
             redirect_grace_ms: 32_000,
             transfer_link_ms: 64_000,
             linger_ms: 32_000,

@@ -97,11 +97,33 @@ fn challenge_without_retry_fails_after_the_grace() {
         &[(d.invite(1), 0), (d.response(401, 1, Method::Invite), 10)],
     );
 
-    assert!(tracker.expire(10 + 31_999).is_empty());
-    let events = tracker.expire(10 + 32_000);
+    assert!(tracker.expire(10 + 119_999).is_empty());
+    let events = tracker.expire(10 + 120_000);
 
     assert_eq!(seen(&events), vec![Seen::Ended(EndCause::Failed, None)]);
-    assert_eq!(events[0].at_ms, 32_010);
+    assert_eq!(events[0].at_ms, 120_010);
+}
+
+#[test]
+fn a_challenge_answered_by_a_person_typing_a_password_is_one_call() {
+    // The shared corpus's softphone retried 32.5 s and 51 s after its 407s.
+    let d = Dialog::new("c1");
+    let mut tracker = Tracker::default();
+    feed(
+        &mut tracker,
+        &[(d.invite(1), 0), (d.response(407, 1, Method::Invite), 10)],
+    );
+
+    assert!(tracker.expire(51_000).is_empty());
+    let events = feed(
+        &mut tracker,
+        &[
+            (d.invite(2), 51_100),
+            (d.response(403, 2, Method::Invite), 51_300),
+        ],
+    );
+
+    assert_eq!(seen(&events), vec![Seen::Ended(EndCause::Rejected, None)]);
 }
 
 #[test]
