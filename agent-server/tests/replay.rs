@@ -277,11 +277,14 @@ fn calls_of(output: &Output) -> std::collections::BTreeMap<String, (Vec<String>,
     calls
 }
 
+/// One call a capture must show: Call-ID, its events in order, and how it ended.
+type ExpectedCall = (&'static str, &'static [&'static str], &'static str);
+
 /// Replays each shared-corpus capture on its own, timers included (the sip crate's corpus
 /// test has none), and checks the outcome its MANIFEST.md expects for each call.
 #[test]
 fn shared_corpus_captures_replay_to_the_manifest_outcomes() {
-    let expected: &[(&str, &[(&str, &[&str], &str)])] = &[
+    let expected: &[(&str, &[ExpectedCall])] = &[
         (
             "tcp_answered_callee_bye_q850.pcap",
             &[(
