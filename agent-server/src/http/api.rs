@@ -35,7 +35,7 @@ pub fn me_of(user: &UserRecord, settings: &Settings) -> Me {
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(value)| value)
         .map_err(|rejection| match rejection.status() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::NotJson(rejection.body_text()),
