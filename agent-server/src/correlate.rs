@@ -12,8 +12,9 @@
 //!   an alias of the first one's, and every later event under the alias is passed on
 //!   under the first id. The call service then sees one call, two reports of each step,
 //!   and handles each step once;
-//! - once the first id's call has ended, events under its aliases are dropped, so a late
-//!   report from the slower source cannot open a second interaction.
+//! - once the first id's call has ended, events under its aliases, and events of the
+//!   other source under its own id, are dropped, so a late report from the slower source
+//!   cannot open a second interaction.
 //!
 //! Limitation: pairing needs a number both sides name in E.164 form; a withheld caller,
 //! or a PBX that names only extensions, is not paired, and such a call reported by both
@@ -56,8 +57,9 @@ pub struct Correlator {
     by_number: HashMap<String, Vec<Entry>>,
     /// Alias call id to (first call id, server time paired).
     aliases: HashMap<String, (String, i64)>,
-    /// First call ids that ended, with the server time they ended.
-    ended: HashMap<String, i64>,
+    /// First call ids that ended, with the server time they ended and the source that
+    /// ended them.
+    ended: HashMap<String, (i64, Source)>,
 }
 
 /// The E.164 numbers a ringing call names.
@@ -109,8 +111,15 @@ impl Correlator {
             event.call_id = first.clone();
             return Some(event);
         }
+        // Both sources may name a call by the same id (a webhook giving the SIP Call-ID):
+        // once one source ended it, the other's reports are late.
+        if let Some((_, ended_by)) = self.ended.get(&event.call_id) {
+            if *ended_by != source {
+                return None;
+            }
+        }
         if matches!(event.kind, CallEventKind::Ended { .. }) {
-            self.ended.insert(event.call_id.clone(), now_ms);
+            self.ended.insert(event.call_id.clone(), (now_ms, source));
         }
         let numbers = numbers_of(&event.kind, self.region);
         if numbers.is_empty() {
@@ -177,7 +186,7 @@ impl Correlator {
         }
         self.by_number.retain(|_, entries| !entries.is_empty());
         let linger = self.linger_ms;
-        self.ended.retain(|_, ended| now_ms - *ended <= linger);
+        self.ended.retain(|_, (ended, _)| now_ms - *ended <= linger);
         let ended = &self.ended;
         self.aliases.retain(|_, (first, paired)| {
             ended.contains_key(first) || now_ms - *paired <= ALIAS_MAX_MS
@@ -251,6 +260,19 @@ mod tests {
 
         assert_eq!(late_sip, None);
         assert_eq!(late_end, None);
+    }
+
+    #[test]
+    fn a_call_both_sources_name_by_one_id_ends_once() {
+        let mut c = correlator();
+        c.route(Source::Sip, ringing("same@pbx", "+31201234567", "2001", 1_000), 1_000);
+        c.route(Source::Sip, ended("same@pbx", 2_000), 2_000);
+
+        let late = c.route(Source::Webhook, ringing("same@pbx", "+31201234567", "2001", 1_000), 3_000);
+        let reused = c.route(Source::Sip, ringing("same@pbx", "+31201234567", "2001", 9_000), 9_000);
+
+        assert_eq!(late, None);
+        assert_eq!(reused.unwrap().call_id, "same@pbx");
     }
 
     #[test]
