@@ -620,7 +620,10 @@ mod tests {
         else {
             panic!("expected pbx add");
         };
-        assert_eq!((args.name.as_str(), args.format.as_str()), ("office", "zammad"));
+        assert_eq!(
+            (args.name.as_str(), args.format.as_str()),
+            ("office", "zammad")
+        );
         assert!(matches!(
             revoke.command,
             Command::Pbx {

@@ -94,7 +94,12 @@ impl Correlator {
     }
 
     /// The event to hand on, its call id made the pair's first, or `None` to drop it.
-    pub fn route(&mut self, source: Source, mut event: CallEvent, now_ms: i64) -> Option<CallEvent> {
+    pub fn route(
+        &mut self,
+        source: Source,
+        mut event: CallEvent,
+        now_ms: i64,
+    ) -> Option<CallEvent> {
         if let CallEventKind::Ringing {
             transferred_from: Some(from),
             ..
@@ -231,7 +236,11 @@ mod tests {
     fn the_second_report_of_a_call_takes_the_first_ones_id() {
         let mut c = correlator();
 
-        let sip = c.route(Source::Sip, ringing("sip-1", "0201234567", "2001", 1_000), 1_000);
+        let sip = c.route(
+            Source::Sip,
+            ringing("sip-1", "0201234567", "2001", 1_000),
+            1_000,
+        );
         let hook = c.route(
             Source::Webhook,
             ringing("pbx-1:a", "+31201234567", "+31207000000", 3_000),
@@ -252,10 +261,18 @@ mod tests {
     #[test]
     fn once_the_call_ended_the_late_reports_are_dropped() {
         let mut c = correlator();
-        c.route(Source::Webhook, ringing("pbx-1:a", "+31201234567", "2001", 1_000), 1_000);
+        c.route(
+            Source::Webhook,
+            ringing("pbx-1:a", "+31201234567", "2001", 1_000),
+            1_000,
+        );
         c.route(Source::Webhook, ended("pbx-1:a", 2_000), 2_000);
 
-        let late_sip = c.route(Source::Sip, ringing("sip-1", "+31201234567", "2001", 1_500), 5_000);
+        let late_sip = c.route(
+            Source::Sip,
+            ringing("sip-1", "+31201234567", "2001", 1_500),
+            5_000,
+        );
         let late_end = c.route(Source::Sip, ended("sip-1", 6_000), 6_000);
 
         assert_eq!(late_sip, None);
@@ -265,11 +282,23 @@ mod tests {
     #[test]
     fn a_call_both_sources_name_by_one_id_ends_once() {
         let mut c = correlator();
-        c.route(Source::Sip, ringing("same@pbx", "+31201234567", "2001", 1_000), 1_000);
+        c.route(
+            Source::Sip,
+            ringing("same@pbx", "+31201234567", "2001", 1_000),
+            1_000,
+        );
         c.route(Source::Sip, ended("same@pbx", 2_000), 2_000);
 
-        let late = c.route(Source::Webhook, ringing("same@pbx", "+31201234567", "2001", 1_000), 3_000);
-        let reused = c.route(Source::Sip, ringing("same@pbx", "+31201234567", "2001", 9_000), 9_000);
+        let late = c.route(
+            Source::Webhook,
+            ringing("same@pbx", "+31201234567", "2001", 1_000),
+            3_000,
+        );
+        let reused = c.route(
+            Source::Sip,
+            ringing("same@pbx", "+31201234567", "2001", 9_000),
+            9_000,
+        );
 
         assert_eq!(late, None);
         assert_eq!(reused.unwrap().call_id, "same@pbx");
@@ -278,9 +307,17 @@ mod tests {
     #[test]
     fn calls_from_one_source_or_far_apart_or_withheld_stay_apart() {
         let mut c = correlator();
-        c.route(Source::Sip, ringing("sip-1", "+31201234567", "2001", 1_000), 1_000);
+        c.route(
+            Source::Sip,
+            ringing("sip-1", "+31201234567", "2001", 1_000),
+            1_000,
+        );
 
-        let same_source = c.route(Source::Sip, ringing("sip-2", "+31201234567", "2002", 2_000), 2_000);
+        let same_source = c.route(
+            Source::Sip,
+            ringing("sip-2", "+31201234567", "2002", 2_000),
+            2_000,
+        );
         let far = c.route(
             Source::Webhook,
             ringing("pbx-1:a", "+31201234567", "2001", 30_000),
@@ -305,7 +342,11 @@ mod tests {
     #[test]
     fn an_outbound_call_pairs_by_the_number_dialled() {
         let mut c = correlator();
-        c.route(Source::Sip, ringing("sip-9", "2001", "0612345678", 1_000), 1_000);
+        c.route(
+            Source::Sip,
+            ringing("sip-9", "2001", "0612345678", 1_000),
+            1_000,
+        );
 
         let hook = c.route(
             Source::Webhook,

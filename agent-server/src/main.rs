@@ -108,7 +108,9 @@ async fn pbx(options: &ConfigArgs, command: &PbxCommand) -> anyhow::Result<()> {
             }
         }
         PbxCommand::Revoke { id } => {
-            store.revoke_pbx_token(*id, agent_server::ingest::now_ms()).await?;
+            store
+                .revoke_pbx_token(*id, agent_server::ingest::now_ms())
+                .await?;
             say(&format!("token {id} revoked"))?;
         }
     }

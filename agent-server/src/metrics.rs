@@ -366,7 +366,10 @@ mod tests {
             text.contains("# TYPE ringside_ws_consoles gauge\n"),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 27 + 36);
+        assert_eq!(
+            text.lines().filter(|l| !l.starts_with('#')).count(),
+            27 + 36
+        );
         assert!(
             text.contains("ringside_ingest_messages_total{source=\"hepv2_udp\"} 0\n"),
             "{text}"

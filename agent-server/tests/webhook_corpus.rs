@@ -22,8 +22,7 @@ fn corpus_dir() -> Option<PathBuf> {
     if beside.is_dir() {
         return Some(beside);
     }
-    let from_env =
-        PathBuf::from(std::env::var_os("RINGSIDE_SHARED_DIR")?).join("corpus/webhooks");
+    let from_env = PathBuf::from(std::env::var_os("RINGSIDE_SHARED_DIR")?).join("corpus/webhooks");
     from_env.is_dir().then_some(from_env)
 }
 
@@ -61,7 +60,12 @@ async fn check(format: &str, folder: &str, calls: Vec<Expected>) {
     };
     let server = common::start().await;
     let agents = [
-        ("emma", "Emma Taylor", "2101", Some("emma.taylor@example.com")),
+        (
+            "emma",
+            "Emma Taylor",
+            "2101",
+            Some("emma.taylor@example.com"),
+        ),
         ("jonas", "Jonas Becker", "4922147103341", None),
         ("lena", "Lena Wolf", "4922147103342", None),
         ("alice", "Alice Meyer", "4921155512341", None),
@@ -79,11 +83,20 @@ async fn check(format: &str, folder: &str, calls: Vec<Expected>) {
     for expected in calls {
         let call = hooks::call_of(&server, expected.call).await;
         let row = hooks::ended(&server, &call).await;
-        let agent = ids.iter().find(|(name, _)| *name == expected.agent).unwrap().1;
+        let agent = ids
+            .iter()
+            .find(|(name, _)| *name == expected.agent)
+            .unwrap()
+            .1;
         assert_eq!(row.agent, Some(agent), "{folder} {}", expected.call);
         assert_eq!(row.direction, expected.direction, "{folder}");
         assert_eq!(row.caller_number.as_deref(), expected.caller, "{folder}");
-        assert_eq!(row.outcome, Some(expected.outcome), "{folder} {}", expected.call);
+        assert_eq!(
+            row.outcome,
+            Some(expected.outcome),
+            "{folder} {}",
+            expected.call
+        );
         assert_eq!(row.answered_at_ms.is_some(), expected.answered, "{folder}");
         let from = match expected.transferred_from {
             Some(first) => Some(hooks::call_of(&server, first).await),
@@ -116,7 +129,11 @@ fn zammad_transfer() -> Vec<Expected> {
         },
         Expected {
             transferred_from: Some(first),
-            ..inbound("31a7c0de-2b6e-4d8f-9a10-5e2c7b3d4f56", "lena", "+491701234567")
+            ..inbound(
+                "31a7c0de-2b6e-4d8f-9a10-5e2c7b3d4f56",
+                "lena",
+                "+491701234567",
+            )
         },
     ]
 }
@@ -126,22 +143,34 @@ fn zammad_outbound() -> Vec<Expected> {
     // the number is logged as dialled, as the SIP side would log it.
     vec![Expected {
         direction: Direction::Outbound,
-        ..inbound("e07d5c3a-88b1-4f0e-a2c6-6d1e9b4f5c23", "jonas", "00441632960123")
+        ..inbound(
+            "e07d5c3a-88b1-4f0e-a2c6-6d1e9b4f5c23",
+            "jonas",
+            "00441632960123",
+        )
     }]
 }
 
 #[tokio::test]
 async fn zammad_json_inbound_answered() {
     let call = "9c1f3b2e-5d7a-4c41-8e8a-2b6f0d4a7c11";
-    check("zammad", "zammad/json/inbound_answered", vec![inbound(call, "emma", "+4930901820")])
-        .await;
+    check(
+        "zammad",
+        "zammad/json/inbound_answered",
+        vec![inbound(call, "emma", "+4930901820")],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn zammad_form_inbound_answered() {
     let call = "9c1f3b2e-5d7a-4c41-8e8a-2b6f0d4a7c11";
-    check("zammad", "zammad/form/inbound_answered", vec![inbound(call, "emma", "+4930901820")])
-        .await;
+    check(
+        "zammad",
+        "zammad/form/inbound_answered",
+        vec![inbound(call, "emma", "+4930901820")],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -184,7 +213,12 @@ async fn sipgate_inbound_answered() {
 
 #[tokio::test]
 async fn sipgate_inbound_missed() {
-    check("sipgate", "sipgate/inbound_missed", missed("0B77D4E2A91C3F58", "alice")).await;
+    check(
+        "sipgate",
+        "sipgate/inbound_missed",
+        missed("0B77D4E2A91C3F58", "alice"),
+    )
+    .await;
 }
 
 #[tokio::test]

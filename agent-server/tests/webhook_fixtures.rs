@@ -45,7 +45,9 @@ async fn setup() -> Setup {
 }
 
 fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/webhooks").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/webhooks")
+        .join(path)
 }
 
 async fn play(setup: &Setup, format: &str, folder: &str) {
@@ -200,7 +202,11 @@ async fn sipgate_transfer_links_the_new_call_by_its_original_id() {
     // Femke's pop ends as transferred, as it does for a SIP transfer.
     let mut last = s.femke_console.next_pop().await;
     while last.state != CallState::Ended(Outcome::Transferred) {
-        assert!(!matches!(last.state, CallState::Ended(_)), "{:?}", last.state);
+        assert!(
+            !matches!(last.state, CallState::Ended(_)),
+            "{:?}",
+            last.state
+        );
         last = s.femke_console.next_pop().await;
     }
     assert_eq!(last.call_id, first);

@@ -39,7 +39,14 @@ async fn webhook_calls_and_refusals_log_no_number_name_or_token() {
         .init();
 
     let server = common::start().await;
-    hooks::agent(&server, "femke", "Femke de Boer", "3001", Some("femke@example.com")).await;
+    hooks::agent(
+        &server,
+        "femke",
+        "Femke de Boer",
+        "3001",
+        Some("femke@example.com"),
+    )
+    .await;
     let token = hooks::token(&server, "zammad", None).await;
     let call = |event: &str| {
         json!({"event": event, "from": "31201234567", "to": "31207654321",
@@ -51,13 +58,31 @@ async fn webhook_calls_and_refusals_log_no_number_name_or_token() {
     }
     hooks::ended(&server, &hooks::call_of(&server, "private-call").await).await;
     let bad = [
-        ("zammad", token.clone(), "event=newCall&from=31201234567&to=31207654321".to_owned()),
-        ("zammad", "31201234567".to_owned(), "event=hangup&callId=x&cause=busy".to_owned()),
-        ("sipgate", token.clone(), "event=newCall&from=31201234567".to_owned()),
+        (
+            "zammad",
+            token.clone(),
+            "event=newCall&from=31201234567&to=31207654321".to_owned(),
+        ),
+        (
+            "zammad",
+            "31201234567".to_owned(),
+            "event=hangup&callId=x&cause=busy".to_owned(),
+        ),
+        (
+            "sipgate",
+            token.clone(),
+            "event=newCall&from=31201234567".to_owned(),
+        ),
     ];
     for (format, token, body) in bad {
-        let response =
-            hooks::post(&server, format, &token, "application/x-www-form-urlencoded", body).await;
+        let response = hooks::post(
+            &server,
+            format,
+            &token,
+            "application/x-www-form-urlencoded",
+            body,
+        )
+        .await;
         assert!(response.status().is_client_error());
     }
     server.stop().await;

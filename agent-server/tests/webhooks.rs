@@ -44,10 +44,18 @@ async fn a_retried_event_changes_nothing_and_is_answered_2xx() {
     ];
 
     for event in events.iter().chain(&events) {
-        assert_eq!(hooks::json(&server, "zammad", &token, event.clone()).await, "{}");
+        assert_eq!(
+            hooks::json(&server, "zammad", &token, event.clone()).await,
+            "{}"
+        );
     }
-    hooks::json(&server, "zammad", &token, zammad("newCall", "marker", json!({"user": "ann"})))
-        .await;
+    hooks::json(
+        &server,
+        "zammad",
+        &token,
+        zammad("newCall", "marker", json!({"user": "ann"})),
+    )
+    .await;
 
     let call = hooks::call_of(&server, "retry-1").await;
     let ringing = console.next_pop().await;
@@ -77,12 +85,32 @@ async fn events_in_any_order_are_answered_2xx_and_logged_once() {
 
     // Hangup before answer: the call is answered at the hangup.
     post(zammad("newCall", "late-answer", json!({"user": "ann"}))).await;
-    post(zammad("hangup", "late-answer", json!({"cause": "normalClearing"}))).await;
-    post(zammad("answer", "late-answer", json!({"answeringNumber": "2001"}))).await;
+    post(zammad(
+        "hangup",
+        "late-answer",
+        json!({"cause": "normalClearing"}),
+    ))
+    .await;
+    post(zammad(
+        "answer",
+        "late-answer",
+        json!({"answeringNumber": "2001"}),
+    ))
+    .await;
     // Answer before newCall: the answer starts the call, marked; the newCall is late.
-    post(zammad("answer", "early-answer", json!({"answeringNumber": "2002"}))).await;
+    post(zammad(
+        "answer",
+        "early-answer",
+        json!({"answeringNumber": "2002"}),
+    ))
+    .await;
     post(zammad("newCall", "early-answer", json!({"user": "bob"}))).await;
-    post(zammad("hangup", "early-answer", json!({"cause": "normalClearing"}))).await;
+    post(zammad(
+        "hangup",
+        "early-answer",
+        json!({"cause": "normalClearing"}),
+    ))
+    .await;
     // A hangup for a call never seen creates it, marked.
     post(zammad("hangup", "never-seen", json!({"cause": "busy"}))).await;
 
@@ -112,8 +140,13 @@ async fn a_call_whose_hangup_never_comes_ends_failed_at_the_ringing_timeout() {
     let mut console = server.console(&cookie).await;
     let token = hooks::token(&server, "zammad", None).await;
 
-    hooks::json(&server, "zammad", &token, zammad("newCall", "lost", json!({"user": "ann"})))
-        .await;
+    hooks::json(
+        &server,
+        "zammad",
+        &token,
+        zammad("newCall", "lost", json!({"user": "ann"})),
+    )
+    .await;
 
     assert_eq!(console.next_pop().await.state, CallState::Ringing);
     let ended = console.next_pop().await;
@@ -130,11 +163,20 @@ async fn a_call_reported_by_sip_and_by_webhook_is_one_call_whichever_comes_first
     let now = agent_server::ingest::now_ms();
 
     // Webhook first: the SIP report joins the webhook's call.
-    hooks::json(&server, "zammad", &token, zammad("newCall", "both-1", json!({"user": "ann"})))
-        .await;
+    hooks::json(
+        &server,
+        "zammad",
+        &token,
+        zammad("newCall", "both-1", json!({"user": "ann"})),
+    )
+    .await;
     let webhook_call = hooks::call_of(&server, "both-1").await;
     eventually(|| async {
-        let row = server.running.store.interaction_by_call(&webhook_call).await;
+        let row = server
+            .running
+            .store
+            .interaction_by_call(&webhook_call)
+            .await;
         row.unwrap().is_some()
     })
     .await;
@@ -142,7 +184,13 @@ async fn a_call_reported_by_sip_and_by_webhook_is_one_call_whichever_comes_first
         .play(CallShape::Answered, "both-1@sip", "0201234567", "2001", now)
         .await;
     let row = hooks::ended(&server, &webhook_call).await;
-    hooks::json(&server, "zammad", &token, zammad("answer", "both-1", json!({}))).await;
+    hooks::json(
+        &server,
+        "zammad",
+        &token,
+        zammad("answer", "both-1", json!({})),
+    )
+    .await;
     hooks::json(
         &server,
         "zammad",
@@ -200,7 +248,13 @@ async fn a_ringside_event_naming_the_sip_call_id_joins_that_call() {
     let token = hooks::token(&server, "ringside", None).await;
     let now = agent_server::ingest::now_ms();
     server
-        .play(CallShape::Answered, "named@sip", "+31201234567", "2001", now)
+        .play(
+            CallShape::Answered,
+            "named@sip",
+            "+31201234567",
+            "2001",
+            now,
+        )
         .await;
     let call = CallId("named@sip".into());
     let row = hooks::ended(&server, &call).await;
@@ -212,7 +266,12 @@ async fn a_ringside_event_naming_the_sip_call_id_joins_that_call() {
     hooks::json(&server, "ringside", &token, marker).await;
     hooks::ended(&server, &hooks::call_of(&server, "m").await).await;
 
-    let after = server.running.store.interaction_by_call(&call).await.unwrap();
+    let after = server
+        .running
+        .store
+        .interaction_by_call(&call)
+        .await
+        .unwrap();
     assert_eq!(after.unwrap().id, row.id);
     assert_eq!(row.outcome, Some(Outcome::Completed));
     server.stop().await;
@@ -231,8 +290,18 @@ async fn the_answering_agent_is_found_by_extension_username_or_email() {
     let mut console = server.console(&cookie).await;
     let token = hooks::token(&server, "zammad", None).await;
 
-    for (call, name) in [("by-ext", "2002"), ("by-login", "bob"), ("by-mail", "BOB@example.com")] {
-        hooks::json(&server, "zammad", &token, zammad("newCall", call, json!({}))).await;
+    for (call, name) in [
+        ("by-ext", "2002"),
+        ("by-login", "bob"),
+        ("by-mail", "BOB@example.com"),
+    ] {
+        hooks::json(
+            &server,
+            "zammad",
+            &token,
+            zammad("newCall", call, json!({})),
+        )
+        .await;
         hooks::json(
             &server,
             "zammad",
@@ -243,8 +312,15 @@ async fn the_answering_agent_is_found_by_extension_username_or_email() {
 
         let id = hooks::call_of(&server, call).await;
         let ringing = console.next_pop().await;
-        assert_eq!((ringing.call_id.clone(), ringing.state), (id.clone(), CallState::Ringing));
-        assert_eq!(console.next_pop().await.state, CallState::Answered, "{name}");
+        assert_eq!(
+            (ringing.call_id.clone(), ringing.state),
+            (id.clone(), CallState::Ringing)
+        );
+        assert_eq!(
+            console.next_pop().await.state,
+            CallState::Answered,
+            "{name}"
+        );
         let row = server.running.store.interaction_by_call(&id).await.unwrap();
         assert_eq!(row.unwrap().agent, Some(server.bob), "{name}");
     }
@@ -259,11 +335,41 @@ async fn bad_requests_get_a_4xx_with_a_reason_are_counted_and_affect_nothing_els
     let good = "event=newCall&from=31201234567&to=2001&direction=in&callId=ok";
 
     let cases = [
-        ("fax", token.as_str(), good.to_owned(), 404, "webhook format not found"),
-        ("zammad", "wrong-token", good.to_owned(), 401, "unknown or revoked token"),
-        ("sipgate", token.as_str(), good.to_owned(), 401, "this token is for another format"),
-        ("zammad", token.as_str(), "event=answer&from=1".to_owned(), 400, "missing field: callId"),
-        ("zammad", token.as_str(), "event=dial&callId=x".to_owned(), 400, "unknown value in field: event"),
+        (
+            "fax",
+            token.as_str(),
+            good.to_owned(),
+            404,
+            "webhook format not found",
+        ),
+        (
+            "zammad",
+            "wrong-token",
+            good.to_owned(),
+            401,
+            "unknown or revoked token",
+        ),
+        (
+            "sipgate",
+            token.as_str(),
+            good.to_owned(),
+            401,
+            "this token is for another format",
+        ),
+        (
+            "zammad",
+            token.as_str(),
+            "event=answer&from=1".to_owned(),
+            400,
+            "missing field: callId",
+        ),
+        (
+            "zammad",
+            token.as_str(),
+            "event=dial&callId=x".to_owned(),
+            400,
+            "unknown value in field: event",
+        ),
         (
             "zammad",
             token.as_str(),
@@ -279,9 +385,8 @@ async fn bad_requests_get_a_4xx_with_a_reason_are_counted_and_affect_nothing_els
 
     let metrics = metrics_of(&server).await;
     let count = |format: &str, result: &str| {
-        metrics[&format!(
-            "ringside_webhook_requests_total{{format=\"{format}\",result=\"{result}\"}}"
-        )]
+        metrics
+            [&format!("ringside_webhook_requests_total{{format=\"{format}\",result=\"{result}\"}}")]
     };
     assert_eq!(count("unknown", "bad_format"), 1);
     assert_eq!(count("zammad", "bad_token"), 1);
@@ -293,7 +398,12 @@ async fn bad_requests_get_a_4xx_with_a_reason_are_counted_and_affect_nothing_els
     assert_eq!(hooks::form(&server, "zammad", &token, good).await, "{}");
     let call = hooks::call_of(&server, "ok").await;
     eventually(|| async {
-        let row = server.running.store.interaction_by_call(&call).await.unwrap();
+        let row = server
+            .running
+            .store
+            .interaction_by_call(&call)
+            .await
+            .unwrap();
         row.is_some_and(|row| row.agent == Some(server.ann))
     })
     .await;
@@ -305,8 +415,8 @@ async fn signed_requests_are_checked_and_old_ones_refused() {
     let server = common::start().await;
     let secret = "sixteen-chars-secret";
     let token = hooks::token(&server, "ringside", Some(secret)).await;
-    let body = json!({"version": 1, "event": "ended", "call_id": "s1", "cause": "busy"})
-        .to_string();
+    let body =
+        json!({"version": 1, "event": "ended", "call_id": "s1", "cause": "busy"}).to_string();
     let now = agent_server::ingest::now_ms() / 1000;
     let send = |timestamp: Option<String>, signature: Option<String>| {
         let mut request = reqwest::Client::new()
@@ -330,7 +440,12 @@ async fn signed_requests_are_checked_and_old_ones_refused() {
     let (t, s) = signed_at(now - 400);
     let stale = error_of(send(t, s).await.unwrap()).await;
     let (t, _) = signed_at(now);
-    let forged = error_of(send(t, Some(format!("sha256={}", "0".repeat(64)))).await.unwrap()).await;
+    let forged = error_of(
+        send(t, Some(format!("sha256={}", "0".repeat(64))))
+            .await
+            .unwrap(),
+    )
+    .await;
     let missing = error_of(send(None, None).await.unwrap()).await;
     let (t, s) = signed_at(now);
     let good = send(t, s).await.unwrap();
@@ -341,7 +456,8 @@ async fn signed_requests_are_checked_and_old_ones_refused() {
     assert_eq!(good.status(), 200);
     let metrics = metrics_of(&server).await;
     let count = |result: &str| {
-        metrics[&format!("ringside_webhook_requests_total{{format=\"ringside\",result=\"{result}\"}}")]
+        metrics
+            [&format!("ringside_webhook_requests_total{{format=\"ringside\",result=\"{result}\"}}")]
     };
     assert_eq!(
         (count("stale"), count("bad_signature"), count("accepted")),
@@ -385,8 +501,13 @@ async fn a_blocked_number_is_refused_in_each_formats_terms_and_never_pops() {
         "event=newCall&from=31201234567&to=2001&direction=in&callId=spam2",
     )
     .await;
-    hooks::json(&server, "zammad", &zammad_token, zammad("hangup", "m", json!({"cause": "busy"})))
-        .await;
+    hooks::json(
+        &server,
+        "zammad",
+        &zammad_token,
+        zammad("hangup", "m", json!({"cause": "busy"})),
+    )
+    .await;
     let tokens = server.running.store.pbx_tokens().await.unwrap();
     hooks::ended(&server, &CallId(format!("pbx-{}:m", tokens[0].id))).await;
 
@@ -398,9 +519,15 @@ async fn a_blocked_number_is_refused_in_each_formats_terms_and_never_pops() {
         "{sipgate_answer}"
     );
     let spam = CallId(format!("pbx-{}:spam", tokens[0].id));
-    assert!(server.running.store.interaction_by_call(&spam).await.unwrap().is_none());
-    let blocked = format!("ringside_webhook_requests_total{{format=\"zammad\",result=\"blocked\"}}");
-    assert_eq!(metrics_of(&server).await[&blocked], 1);
+    assert!(server
+        .running
+        .store
+        .interaction_by_call(&spam)
+        .await
+        .unwrap()
+        .is_none());
+    let blocked = "ringside_webhook_requests_total{format=\"zammad\",result=\"blocked\"}";
+    assert_eq!(metrics_of(&server).await[blocked], 1);
     server.stop().await;
 }
 
@@ -420,7 +547,9 @@ async fn sipgate_new_call_subscribes_to_answer_and_hangup_at_the_same_url() {
 
     let url = format!("{}/api/v1/pbx/sipgate/{token}", server.base);
     assert!(
-        answer.contains(&format!("<Response onAnswer=\"{url}\" onHangup=\"{url}\"/>")),
+        answer.contains(&format!(
+            "<Response onAnswer=\"{url}\" onHangup=\"{url}\"/>"
+        )),
         "{answer}"
     );
     assert!(later.contains("<Response/>"), "{later}");
@@ -431,7 +560,10 @@ async fn sipgate_new_call_subscribes_to_answer_and_hangup_at_the_same_url() {
 async fn admins_create_list_and_revoke_tokens_and_keep_the_block_list() {
     let server = common::start().await;
     let admin_password = server.running.first_admin_password.clone().unwrap();
-    let admin = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let admin = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let login = admin
         .post(format!("{}/api/v1/login", server.base))
         .json(&json!({"username": "admin", "password": admin_password.expose_secret()}))
@@ -458,8 +590,21 @@ async fn admins_create_list_and_revoke_tokens_and_keep_the_block_list() {
     assert_eq!(created.status(), 201);
     let created: serde_json::Value = created.json().await.unwrap();
     let token = created["token"].as_str().unwrap().to_owned();
-    let listed: serde_json::Value = admin.get(&tokens_url).send().await.unwrap().json().await.unwrap();
-    let works = hooks::form(&server, "zammad", &token, "event=hangup&callId=a&cause=busy").await;
+    let listed: serde_json::Value = admin
+        .get(&tokens_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let works = hooks::form(
+        &server,
+        "zammad",
+        &token,
+        "event=hangup&callId=a&cause=busy",
+    )
+    .await;
     let revoked = admin
         .delete(format!("{tokens_url}/{}", created["id"]))
         .send()
@@ -485,7 +630,10 @@ async fn admins_create_list_and_revoke_tokens_and_keep_the_block_list() {
     assert!(listed[0].get("token").is_none());
     assert_eq!(works, "{}");
     assert_eq!(revoked.status(), 204);
-    assert_eq!(error_of(after).await, (401, "unknown or revoked token".into()));
+    assert_eq!(
+        error_of(after).await,
+        (401, "unknown or revoked token".into())
+    );
 
     let blocked_url = format!("{}/api/v1/admin/blocked-numbers", server.base);
     let added = admin
@@ -500,17 +648,33 @@ async fn admins_create_list_and_revoke_tokens_and_keep_the_block_list() {
         .send()
         .await
         .unwrap();
-    let list: Vec<String> = admin.get(&blocked_url).send().await.unwrap().json().await.unwrap();
+    let list: Vec<String> = admin
+        .get(&blocked_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let removed = admin
         .delete(format!("{blocked_url}/%2B31201234567"))
         .send()
         .await
         .unwrap();
-    let list_after: Vec<String> =
-        admin.get(&blocked_url).send().await.unwrap().json().await.unwrap();
+    let list_after: Vec<String> = admin
+        .get(&blocked_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     assert_eq!(added.status(), 201);
-    assert_eq!(error_of(not_a_number).await, (400, "number: not a phone number".into()));
+    assert_eq!(
+        error_of(not_a_number).await,
+        (400, "number: not a phone number".into())
+    );
     assert_eq!(list, ["+31201234567"]);
     assert_eq!(removed.status(), 204);
     assert!(list_after.is_empty());

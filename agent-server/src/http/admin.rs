@@ -90,16 +90,15 @@ pub(super) async fn create_token(
         }
         other => other,
     })?;
-    let created = admin::create_token(
-        &state.store,
-        &request.name,
-        &request.format,
-        request.secret,
-    )
-    .await?;
+    let created =
+        admin::create_token(&state.store, &request.name, &request.format, request.secret).await?;
     let token = created.token.expose_secret().to_owned();
     let path = format!("/api/v1/pbx/{}/{token}", request.format.trim());
-    tracing::info!(user.id = user.id.0, pbx.id = created.id, "PBX token created over the API");
+    tracing::info!(
+        user.id = user.id.0,
+        pbx.id = created.id,
+        "PBX token created over the API"
+    );
     Ok((
         StatusCode::CREATED,
         Json(NewTokenView {
@@ -152,12 +151,7 @@ pub(super) async fn block(
 ) -> Result<(StatusCode, Json<BlockedView>), ApiError> {
     require_admin(&user)?;
     let request = json_body(body)?;
-    let number = admin::block(
-        &state.store,
-        &request.number,
-        state.settings.default_region,
-    )
-    .await?;
+    let number = admin::block(&state.store, &request.number, state.settings.default_region).await?;
     Ok((StatusCode::CREATED, Json(BlockedView { number })))
 }
 

@@ -20,11 +20,11 @@ mod ws;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse};
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, delete, get, post, put};
 use axum::Router;
 use axum_extra::extract::CookieJar;

@@ -221,10 +221,8 @@ async fn resolve(
     let mut blocked = false;
     if event.kind == PbxEventKind::NewCall && inbound {
         if let Some(from) = &event.from {
-            let number = crate::phone::normalise_or_keep(
-                &pbx_number(from),
-                state.settings.default_region,
-            );
+            let number =
+                crate::phone::normalise_or_keep(&pbx_number(from), state.settings.default_region);
             blocked = number.starts_with('+') && store.is_blocked(&number).await?;
         }
     }

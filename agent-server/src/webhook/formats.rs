@@ -511,10 +511,16 @@ mod tests {
     fn bad_bodies_are_refused_with_the_field_named() {
         let cases: [(&[u8], FormatError); 7] = [
             (b"from=1&to=2", FormatError::MissingField("event")),
-            (b"event=newCall&to=2&direction=in&callId=x", FormatError::MissingField("from")),
+            (
+                b"event=newCall&to=2&direction=in&callId=x",
+                FormatError::MissingField("from"),
+            ),
             (b"event=answer&from=1", FormatError::MissingField("callId")),
             (b"event=hangup&callId=x", FormatError::MissingField("cause")),
-            (b"event=hangup&callId=x&cause=tired", FormatError::UnknownValue("cause")),
+            (
+                b"event=hangup&callId=x&cause=tired",
+                FormatError::UnknownValue("cause"),
+            ),
             (b"event=dial&callId=x", FormatError::UnknownValue("event")),
             (
                 b"event=newCall&from=1&to=2&direction=up&callId=x",
@@ -530,7 +536,10 @@ mod tests {
             Err(FormatError::TooLong("callId"))
         );
         assert_eq!(parse_zammad(b"{", true), Err(FormatError::BadJson));
-        assert_eq!(parse_zammad(&[0xff, 0xfe], false), Err(FormatError::NotText));
+        assert_eq!(
+            parse_zammad(&[0xff, 0xfe], false),
+            Err(FormatError::NotText)
+        );
     }
 
     #[test]
@@ -567,7 +576,10 @@ mod tests {
     #[test]
     fn ringside_refuses_other_versions_unknown_fields_and_missing_ones() {
         let cases: [(&[u8], FormatError); 5] = [
-            (br#"{"event":"ended"}"#, FormatError::MissingField("version")),
+            (
+                br#"{"event":"ended"}"#,
+                FormatError::MissingField("version"),
+            ),
             (br#"{"version":2,"event":"ended"}"#, FormatError::Version),
             (
                 br#"{"version":1,"event":"ended","call_id":"x","cause":"busy","colour":1}"#,

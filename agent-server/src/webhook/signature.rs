@@ -50,7 +50,7 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
 }
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;
     }
     (0..text.len())
@@ -103,10 +103,34 @@ mod tests {
         let body = br#"{"version":1}"#;
         let signature = sign(secret, "1700000000", body);
 
-        let good = verify(secret, Some("1700000000"), Some(&signature), body, 1_700_000_100);
-        let other_body = verify(secret, Some("1700000000"), Some(&signature), b"{}", 1_700_000_000);
-        let other_time = verify(secret, Some("1700000001"), Some(&signature), body, 1_700_000_000);
-        let other_key = verify(b"nope", Some("1700000000"), Some(&signature), body, 1_700_000_000);
+        let good = verify(
+            secret,
+            Some("1700000000"),
+            Some(&signature),
+            body,
+            1_700_000_100,
+        );
+        let other_body = verify(
+            secret,
+            Some("1700000000"),
+            Some(&signature),
+            b"{}",
+            1_700_000_000,
+        );
+        let other_time = verify(
+            secret,
+            Some("1700000001"),
+            Some(&signature),
+            body,
+            1_700_000_000,
+        );
+        let other_key = verify(
+            b"nope",
+            Some("1700000000"),
+            Some(&signature),
+            body,
+            1_700_000_000,
+        );
 
         assert_eq!(good, Ok(()));
         assert_eq!(other_body, Err(SignatureError::Mismatch));

@@ -131,8 +131,14 @@ fn is_withheld(from: Option<&str>) -> bool {
         Some(from) => {
             let lower = from.to_ascii_lowercase();
             lower.is_empty()
-                || ["anonymous", "unknown", "restricted", "unavailable", "withheld"]
-                    .contains(&lower.as_str())
+                || [
+                    "anonymous",
+                    "unknown",
+                    "restricted",
+                    "unavailable",
+                    "withheld",
+                ]
+                .contains(&lower.as_str())
         }
     }
 }
@@ -226,12 +232,24 @@ impl PbxCalls {
             }
             (PbxEventKind::Queued, _) => {}
             (PbxEventKind::Answered, Phase::Ringing) => {
-                answer(call, resolved.answering_extension.clone(), at_ms, now, &mut out);
+                answer(
+                    call,
+                    resolved.answering_extension.clone(),
+                    at_ms,
+                    now,
+                    &mut out,
+                );
             }
             (PbxEventKind::Answered, _) => {}
             (PbxEventKind::Transferred { to, attended }, phase) => {
                 if phase == Phase::Ringing {
-                    answer(call, resolved.answering_extension.clone(), at_ms, now, &mut out);
+                    answer(
+                        call,
+                        resolved.answering_extension.clone(),
+                        at_ms,
+                        now,
+                        &mut out,
+                    );
                 }
                 if call.transferred_to.as_deref() != Some(to.as_str()) {
                     call.transferred_to = Some(to.clone());
@@ -249,7 +267,13 @@ impl PbxCalls {
             (PbxEventKind::Ended { cause }, phase) => {
                 let mut cause = *cause;
                 if phase == Phase::Ringing && cause == EndCause::Completed {
-                    answer(call, resolved.answering_extension.clone(), at_ms, now, &mut out);
+                    answer(
+                        call,
+                        resolved.answering_extension.clone(),
+                        at_ms,
+                        now,
+                        &mut out,
+                    );
                 }
                 if call.transferred_to.is_some() && cause == EndCause::Completed {
                     cause = EndCause::Transferred;
@@ -395,8 +419,7 @@ fn marked(id: &str, at_ms: i64, kind: CallEventKind) -> WebhookCallEvent {
 }
 
 fn offer(call: &mut PbxCall, extension: &str, at_ms: i64, out: &mut Vec<WebhookCallEvent>) {
-    if call.rang.iter().any(|e| e == extension) || call.rang.len() >= super::formats::MAX_AGENTS + 1
-    {
+    if call.rang.iter().any(|e| e == extension) || call.rang.len() > super::formats::MAX_AGENTS {
         return;
     }
     call.rang.push(extension.to_owned());

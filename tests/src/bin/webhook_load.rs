@@ -86,8 +86,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
                 options.seconds = value()?.parse().context("--seconds is not a number")?;
             }
             "--concurrency" => {
-                options.concurrency =
-                    value()?.parse().context("--concurrency is not a number")?;
+                options.concurrency = value()?.parse().context("--concurrency is not a number")?;
             }
             "--server" => options.server = Some(PathBuf::from(value()?)),
             "--pin" => options.pin = Some(value()?.parse().context("--pin is not a CPU")?),
@@ -283,8 +282,8 @@ async fn run(options: &Options, started: &mut Started) -> anyhow::Result<String>
         .and_then(|v| v.split(';').next())
         .context("login set no cookie")?
         .to_owned();
-    let mut request = format!("ws://{}{}", started.http, ringside_protocol::WS_PATH)
-        .into_client_request()?;
+    let mut request =
+        format!("ws://{}{}", started.http, ringside_protocol::WS_PATH).into_client_request()?;
     request.headers_mut().insert("cookie", cookie.parse()?);
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
 

@@ -8,7 +8,13 @@ store_test!(
     tokens_are_found_by_hash_until_revoked,
     |store: Store| async move {
         let id = store
-            .create_pbx_token("office", "zammad", "hash-1", Some("a-secret-of-16-chars"), 5)
+            .create_pbx_token(
+                "office",
+                "zammad",
+                "hash-1",
+                Some("a-secret-of-16-chars"),
+                5,
+            )
             .await
             .unwrap();
         let unsigned = store
@@ -70,7 +76,9 @@ store_test!(
             .set_user_email(emma, Some("Emma.Taylor@Example.com"))
             .await
             .unwrap();
-        let taken = store.set_user_email(jonas, Some("emma.taylor@example.com")).await;
+        let taken = store
+            .set_user_email(jonas, Some("emma.taylor@example.com"))
+            .await;
 
         let named = |name: &'static str| {
             let store = store.clone();

@@ -15,10 +15,10 @@ fn event(kind: PbxEventKind, call: &str) -> PbxEvent {
                 .as_bytes(),
         )
         .unwrap(),
-        _ => crate::webhook::formats::parse_sipgate(
-            format!("event=answer&callId={call}").as_bytes(),
-        )
-        .unwrap(),
+        _ => {
+            crate::webhook::formats::parse_sipgate(format!("event=answer&callId={call}").as_bytes())
+                .unwrap()
+        }
     };
     event.kind = kind;
     event
@@ -63,7 +63,11 @@ fn words(out: &[WebhookCallEvent]) -> Vec<String> {
                 CallEventKind::Transferred { to, .. } => format!("transferred({to})"),
                 CallEventKind::Ended {
                     cause, timed_out, ..
-                } => format!("ended({}{})", cause.as_str(), if *timed_out { ",timer" } else { "" }),
+                } => format!(
+                    "ended({}{})",
+                    cause.as_str(),
+                    if *timed_out { ",timer" } else { "" }
+                ),
             };
             format!("{}:{word}", m.event.call_id)
         })
@@ -188,8 +192,13 @@ fn a_call_whose_hangup_never_comes_ends_by_the_timers() {
     assert_eq!(words(&ring_timer), ["pbx-1:ringing:ended(failed,timer)"]);
     assert_eq!(words(&call_timer), ["pbx-1:talking:ended(failed,timer)"]);
     assert_eq!(ring_timer[0].event.at_ms, T0 + 60_000);
-    assert_eq!(forgotten, 1, "the ringing call's linger is over, not the other's");
-    assert!(c.apply(hangup("talking", EndCause::Completed, T0 + 3_602_000)).is_empty());
+    assert_eq!(
+        forgotten, 1,
+        "the ringing call's linger is over, not the other's"
+    );
+    assert!(c
+        .apply(hangup("talking", EndCause::Completed, T0 + 3_602_000))
+        .is_empty());
 }
 
 #[test]
@@ -274,8 +283,16 @@ fn a_queue_offers_its_agents_once_and_the_sip_call_id_is_kept() {
     start.sip_call_id = Some("abc@pbx".into());
     c.apply(resolved(start, &[], T0));
 
-    let queued = c.apply(resolved(event(PbxEventKind::Queued, "q"), &["2001", "2002"], T0 + 1));
-    let again = c.apply(resolved(event(PbxEventKind::Queued, "q"), &["2002"], T0 + 2));
+    let queued = c.apply(resolved(
+        event(PbxEventKind::Queued, "q"),
+        &["2001", "2002"],
+        T0 + 1,
+    ));
+    let again = c.apply(resolved(
+        event(PbxEventKind::Queued, "q"),
+        &["2002"],
+        T0 + 2,
+    ));
 
     assert_eq!(
         words(&queued),
