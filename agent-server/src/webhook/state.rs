@@ -33,6 +33,14 @@
 //! [`crate::ingest::MAX_CLOCK_SKEW_MS`] from the server's clock, and every event of the
 //! other formats, is dated when it was received.
 //!
+//! Limitation: this state lives in memory only. After a restart (which closes the calls
+//! left open as `failed`), a later answer or hangup of a call that started before it
+//! creates a new call marked `start_unseen`; keeping the webhook calls in the database
+//! would lift it.
+//!
+//! Limitation: a queue's name is read but not stored; the interaction log has no queue
+//! column yet, so queue reports must come from the PBX.
+//!
 //! Limitation: when a hangup overtakes its answer, the call is answered at the hangup's
 //! time and the late answer is dropped, so its talk time is logged as zero; holding a
 //! hangup back for a moment would lift it, at the cost of a later end on the pop.
