@@ -165,6 +165,26 @@ fn names(values: Vec<String>, field: &'static str) -> Result<Vec<String>, Format
     Ok(out)
 }
 
+/// A new call must name both parties and its direction; the field names are the
+/// format's own.
+fn require_start(
+    event: &PbxEvent,
+    from: &'static str,
+    to: &'static str,
+    direction: &'static str,
+) -> Result<(), FormatError> {
+    if event.from.is_none() {
+        return Err(FormatError::MissingField(from));
+    }
+    if event.to.is_none() {
+        return Err(FormatError::MissingField(to));
+    }
+    if event.direction.is_none() {
+        return Err(FormatError::MissingField(direction));
+    }
+    Ok(())
+}
+
 /// The cause words of Zammad and sipgate hangups. `noAnswer` (nobody took it, or the
 /// phone refused it, as a SIP 480) is `Failed`, as the SIP side logs a 480.
 fn cti_cause(word: &str) -> Result<EndCause, FormatError> {
@@ -283,15 +303,7 @@ fn cti_event(fields: CtiFields) -> Result<PbxEvent, FormatError> {
         _ => None,
     };
     if event.kind == PbxEventKind::NewCall {
-        if event.from.is_none() {
-            return Err(FormatError::MissingField("from"));
-        }
-        if event.to.is_none() {
-            return Err(FormatError::MissingField("to"));
-        }
-        if event.direction.is_none() {
-            return Err(FormatError::MissingField("direction"));
-        }
+        require_start(&event, "from", "to", "direction")?;
         event.agents = users;
     } else {
         event.answering = answering_number.into_iter().chain(users).collect();
@@ -420,15 +432,7 @@ pub fn parse_ringside(body: &[u8]) -> Result<PbxEvent, FormatError> {
     };
     event.at_ms = body.at_ms;
     if event.kind == PbxEventKind::NewCall {
-        if event.from.is_none() {
-            return Err(FormatError::MissingField("from"));
-        }
-        if event.to.is_none() {
-            return Err(FormatError::MissingField("to"));
-        }
-        if event.direction.is_none() {
-            return Err(FormatError::MissingField("direction"));
-        }
+        require_start(&event, "from", "to", "direction")?;
     }
     if event.kind == PbxEventKind::Queued && event.agents.is_empty() && event.queue.is_none() {
         return Err(FormatError::MissingField("queue"));

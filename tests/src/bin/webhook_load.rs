@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use futures_util::StreamExt;
 use ringside_e2e::ports::{free_tcp_port, free_udp_ports, LOOPBACK};
-use ringside_e2e::process::{Service, Stdout};
+use ringside_e2e::process::{cpu_time, Service, Stdout};
 use ringside_protocol::{CallState, ServerMessage};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -214,18 +214,6 @@ fn start_server(options: &Options) -> anyhow::Result<Started> {
         http,
         token,
     })
-}
-
-/// User plus system CPU time of a process so far.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces: count fields from its closing parenthesis.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = rustix::param::clock_ticks_per_second().max(1);
-    Some(Duration::from_micros((utime + stime) * 1_000_000 / ticks))
 }
 
 fn percentile(sorted: &[Duration], share: f64) -> Duration {
