@@ -126,6 +126,17 @@ async fn events_in_any_order_are_answered_2xx_and_logged_once() {
     assert_eq!(early.outcome, Some(Outcome::Completed));
     assert!(early.start_unseen);
     assert_eq!(early.customer, Some(server.jan));
+    let (bob, _) = server.login("bob").await;
+    let shown: serde_json::Value = bob
+        .get(format!("{}/api/v1/interactions/{}", server.base, early.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["start_unseen"], true);
+    assert_eq!(shown["outcome"], "completed");
     assert_eq!(never.outcome, Some(Outcome::Busy));
     assert!(never.start_unseen);
     assert_eq!(never.answered_at_ms, None);
