@@ -323,3 +323,104 @@ fn numbers_become_e164_when_they_are_bare_international_digits() {
     assert_eq!(pbx_number("2001"), "2001");
     assert_eq!(pbx_number("+31201234567"), "+31201234567");
 }
+
+/// One step of a random PBX conversation: which call, which event, how far apart.
+#[derive(Debug, Clone)]
+enum Step {
+    New(u8),
+    Queue(u8),
+    Answer(u8, bool),
+    Transfer(u8),
+    Hangup(u8, u8),
+    Timers,
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = (Step, u16)> {
+    use proptest::prelude::*;
+    let call = 0u8..4;
+    let step = prop_oneof![
+        call.clone().prop_map(Step::New),
+        call.clone().prop_map(Step::Queue),
+        (call.clone(), any::<bool>()).prop_map(|(c, by)| Step::Answer(c, by)),
+        call.clone().prop_map(Step::Transfer),
+        (call, 0u8..7).prop_map(|(c, cause)| Step::Hangup(c, cause)),
+        Just(Step::Timers),
+    ];
+    (step, 0u16..40_000)
+}
+
+proptest::proptest! {
+    /// Whatever a PBX sends, in whatever order, each call gives the call service what the
+    /// SIP tracker would: Ringing first, at most one Answered, at most one Ended and
+    /// nothing after it, Offered only before the answer, and times that never go back.
+    #[test]
+    fn any_event_order_gives_the_trackers_sequence(
+        steps in proptest::collection::vec(step(), 1..60)
+    ) {
+        let mut c = PbxCalls::new(PbxCallsConfig {
+            ringing_timeout_ms: 60_000,
+            max_call_ms: 120_000,
+            linger_ms: 90_000,
+            ..PbxCallsConfig::default()
+        });
+        let mut now = T0;
+        let mut out = Vec::new();
+        for (step, gap) in steps {
+            now += i64::from(gap);
+            let name = |call: u8| format!("c{call}");
+            let produced = match step {
+                Step::New(call) => c.apply(new_call(&name(call), &["2001", "2002"], now)),
+                Step::Queue(call) => c.apply(resolved(
+                    event(PbxEventKind::Queued, &name(call)),
+                    &["2003"],
+                    now,
+                )),
+                Step::Answer(call, by) => {
+                    c.apply(answered(&name(call), by.then_some("2004"), now))
+                }
+                Step::Transfer(call) => c.apply(resolved(
+                    event(
+                        PbxEventKind::Transferred { to: "2005".into(), attended: false },
+                        &name(call),
+                    ),
+                    &[],
+                    now,
+                )),
+                Step::Hangup(call, cause) => {
+                    let cause = EndCause::ALL[usize::from(cause) % EndCause::ALL.len()];
+                    c.apply(hangup(&name(call), cause, now))
+                }
+                Step::Timers => c.expire(now),
+            };
+            out.extend(produced);
+        }
+
+        let mut seen: std::collections::HashMap<String, (bool, bool, bool, i64)> =
+            std::collections::HashMap::new();
+        for marked in &out {
+            let e = &marked.event;
+            let is_ringing = matches!(e.kind, CallEventKind::Ringing { .. });
+            let state = seen.entry(e.call_id.clone()).or_insert((false, false, false, i64::MIN));
+            let (rang, answered, ended, last) = *state;
+            if is_ringing {
+                // A call may start again only after its linger: a new call under an old id.
+                proptest::prop_assert!(!rang || ended, "second Ringing of a live call");
+                *state = (true, false, false, e.at_ms);
+                continue;
+            }
+            proptest::prop_assert!(rang, "{:?} before Ringing", e.kind);
+            proptest::prop_assert!(!ended, "{:?} after Ended", e.kind);
+            proptest::prop_assert!(e.at_ms >= last, "time went back");
+            match &e.kind {
+                CallEventKind::Offered { .. } => proptest::prop_assert!(!answered),
+                CallEventKind::Answered { .. } => {
+                    proptest::prop_assert!(!answered, "answered twice");
+                    state.1 = true;
+                }
+                CallEventKind::Ended { .. } => state.2 = true,
+                _ => {}
+            }
+            state.3 = e.at_ms;
+        }
+    }
+}
