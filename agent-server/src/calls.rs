@@ -23,6 +23,9 @@
 //! [`CallService`]: the events of one call go to one worker, in order, so they never
 //! overtake each other, while different calls wait on the database side by side.
 //!
+//! PBX webhooks feed the same workers (see [`crate::webhook`]); the dispatcher passes
+//! both sources through one [`Correlator`] so a call both report is one call.
+//!
 //! Limitation: the events of different calls may be handled out of their arrival order
 //! (a transfer's new call may pop before the old call's pop ends as `transferred`).
 
@@ -39,6 +42,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::correlate::{Correlator, Source};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::phone;
@@ -64,6 +68,13 @@ struct LiveCall {
 
 /// Most agents one call pops; the tracker offers a call to at most 8 targets.
 const MAX_OFFERED: usize = 8;
+
+/// When and how a call started.
+struct Start {
+    at_ms: i64,
+    /// Created by a later event; its start was never reported.
+    unseen: bool,
+}
 
 /// Owns the calls in progress; feed it with [`CallService::handle`] or [`run`].
 pub struct CallService {
@@ -120,6 +131,20 @@ impl CallService {
     /// [`store::Error`] when the database fails; the event is then lost for the log, and the
     /// caller counts it.
     pub async fn handle(&mut self, event: CallEvent) -> Result<(), store::Error> {
+        self.handle_marked(event, false).await
+    }
+
+    /// Applies one event, as [`CallService::handle`] does; `start_unseen` marks the
+    /// interaction a `Ringing` opens as created by a later event of its call (a PBX
+    /// webhook's answer or hangup for a call whose start was never reported).
+    ///
+    /// # Errors
+    /// As [`CallService::handle`].
+    pub async fn handle_marked(
+        &mut self,
+        event: CallEvent,
+        start_unseen: bool,
+    ) -> Result<(), store::Error> {
         let call = CallId(event.call_id);
         match event.kind {
             CallEventKind::Ringing {
@@ -128,7 +153,11 @@ impl CallService {
                 transferred_from,
             } => {
                 let from = transferred_from.map(CallId);
-                self.ringing(call, caller, called, from, event.at_ms).await
+                let started = Start {
+                    at_ms: event.at_ms,
+                    unseen: start_unseen,
+                };
+                self.ringing(call, caller, called, from, started).await
             }
             CallEventKind::Offered { target } => self.offered(&call, &target).await,
             CallEventKind::Answered { by } => self.answered(&call, by, event.at_ms).await,
@@ -179,8 +208,9 @@ impl CallService {
         caller: CallerId,
         called: String,
         transferred_from: Option<CallId>,
-        at_ms: i64,
+        started: Start,
     ) -> Result<(), store::Error> {
+        let at_ms = started.at_ms;
         if self.live.contains_key(&call) {
             return Ok(());
         }
@@ -238,6 +268,10 @@ impl CallService {
             transferred_from: transferred_from.as_ref(),
         };
         let interaction = match self.store.open_interaction(new).await {
+            Ok(id) if started.unseen => {
+                self.store.mark_start_unseen(id).await?;
+                id
+            }
             Ok(id) => id,
             // The call is still open on its row (the same call seen again): keep logging
             // there. A reused call id of an ended call gets a row of its own instead.
@@ -318,6 +352,11 @@ impl CallService {
             tracing::debug!(call.r#ref = %call_ref(call), "answer for a call not ringing here");
             return Ok(());
         };
+        // A call both a SIP mirror and a webhook report is answered twice; the first
+        // answer stands.
+        if live.pop.state == CallState::Answered {
+            return Ok(());
+        }
         let rang_here = |agent: &UserId| live.agent == Some(*agent) || live.offered.contains(agent);
         let answerer = match answerer.filter(rang_here) {
             Some(agent) => Some(agent),
@@ -415,12 +454,27 @@ fn shard_of(call: &str) -> usize {
     usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0)
 }
 
-/// Applies events from `events` until the channel closes or `shutdown` fires, on
-/// [`SHARDS`] workers (see the module documentation); returns once every worker has
-/// finished.
+/// An event of a call reported by a PBX webhook, on its way to the call service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookCallEvent {
+    /// The event, in the tracker's terms.
+    pub event: CallEvent,
+    /// On a `Ringing`: the call's start was never reported, a later event created it.
+    pub start_unseen: bool,
+}
+
+/// How often the dispatcher lets the [`Correlator`] forget old entries.
+const CORRELATOR_SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Applies events from the SIP tracker (`events`) and from PBX webhooks (`webhooks`)
+/// until both channels close or `shutdown` fires, on [`SHARDS`] workers (see the module
+/// documentation); returns once every worker has finished. Every event passes
+/// `correlator` first, so that a call both sources report is one call.
 pub async fn run(
     service: CallService,
     mut events: mpsc::Receiver<CallEvent>,
+    mut webhooks: mpsc::Receiver<WebhookCallEvent>,
+    mut correlator: Correlator,
     shutdown: CancellationToken,
 ) {
     let mut workers = tokio::task::JoinSet::new();
@@ -438,17 +492,32 @@ pub async fn run(
     }
     drop(service);
 
-    loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
-            () = shutdown.cancelled() => None,
+    let mut sweep = tokio::time::interval(CORRELATOR_SWEEP);
+    let (mut sip_open, mut webhooks_open) = (true, true);
+    while sip_open || webhooks_open {
+        let (source, event, start_unseen) = tokio::select! {
+            event = events.recv(), if sip_open => match event {
+                Some(event) => (Source::Sip, event, false),
+                None => { sip_open = false; continue }
+            },
+            marked = webhooks.recv(), if webhooks_open => match marked {
+                Some(marked) => (Source::Webhook, marked.event, marked.start_unseen),
+                None => { webhooks_open = false; continue }
+            },
+            _ = sweep.tick() => {
+                correlator.expire(crate::ingest::now_ms());
+                continue;
+            }
+            () = shutdown.cancelled() => break,
         };
-        let Some(event) = event else { break };
+        let Some(event) = correlator.route(source, event, crate::ingest::now_ms()) else {
+            continue;
+        };
         let Some(queue) = queues.get(shard_of(&event.call_id)) else {
             break;
         };
         tokio::select! {
-            sent = queue.send(event) => if sent.is_err() { break },
+            sent = queue.send((event, start_unseen)) => if sent.is_err() { break },
             () = shutdown.cancelled() => break,
         }
     }
@@ -461,7 +530,7 @@ pub async fn run(
 /// One worker: applies the events of its share of the calls, one at a time.
 async fn run_worker(
     mut service: CallService,
-    mut events: mpsc::Receiver<CallEvent>,
+    mut events: mpsc::Receiver<(CallEvent, bool)>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -469,8 +538,10 @@ async fn run_worker(
             event = events.recv() => event,
             () = shutdown.cancelled() => None,
         };
-        let Some(event) = event else { break };
-        if let Err(err) = service.handle(event).await {
+        let Some((event, start_unseen)) = event else {
+            break;
+        };
+        if let Err(err) = service.handle_marked(event, start_unseen).await {
             service
                 .metrics
                 .call_event_errors

@@ -47,6 +47,64 @@ pub enum Command {
     },
     /// Read captures and print their call events as JSON lines, or play them to a server.
     Replay(ReplayArgs),
+    /// Manage the tokens PBXs post webhooks with.
+    Pbx {
+        /// The token command.
+        #[command(subcommand)]
+        command: PbxCommand,
+    },
+    /// Manage the block list: numbers whose new calls a webhook PBX is told to refuse.
+    Block {
+        /// The block-list command.
+        #[command(subcommand)]
+        command: BlockCommand,
+    },
+}
+
+/// `agent-server pbx ...`
+#[derive(Debug, Subcommand)]
+pub enum PbxCommand {
+    /// Create a token for one PBX; prints it once.
+    Add(PbxAddArgs),
+    /// List the tokens (never the tokens themselves).
+    List,
+    /// Revoke a token by its id; the PBX's requests are refused from then on.
+    Revoke {
+        /// The id `pbx list` shows.
+        id: i64,
+    },
+}
+
+/// Arguments of `pbx add`.
+#[derive(Debug, Args)]
+pub struct PbxAddArgs {
+    /// A name for the PBX, for the list.
+    #[arg(long)]
+    pub name: String,
+    /// The body format the PBX posts: ringside, zammad or sipgate.
+    #[arg(long)]
+    pub format: String,
+    /// File whose first line is the HMAC secret the PBX signs requests with (at least 16
+    /// characters); without it requests are not signed.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// `agent-server block ...`
+#[derive(Debug, Subcommand)]
+pub enum BlockCommand {
+    /// Put a number on the block list.
+    Add {
+        /// The number, E.164 or national (read with the default region).
+        number: String,
+    },
+    /// Take a number off the block list.
+    Remove {
+        /// The number, as for `block add`.
+        number: String,
+    },
+    /// Print the block list.
+    List,
 }
 
 /// Arguments of `replay`.
@@ -84,6 +142,9 @@ pub struct UserAddArgs {
     /// Phone extension whose calls pop at this user's console.
     #[arg(long)]
     pub extension: Option<String>,
+    /// E-mail address, by which a PBX webhook may name the agent who answered.
+    #[arg(long)]
+    pub email: Option<String>,
     /// Role: agent, supervisor or admin.
     #[arg(long, default_value = "agent")]
     pub role: String,
@@ -147,6 +208,7 @@ pub struct FileConfig {
     hep_tcp_max_connections: Option<usize>,
     hep_tcp_max_frame_bytes: Option<usize>,
     hep_tcp_read_timeout_secs: Option<u64>,
+    webhook_correlation_secs: Option<u64>,
     dispositions: Option<Vec<Disposition>>,
 }
 
@@ -184,6 +246,9 @@ pub struct Settings {
     pub hep_tcp_max_frame_bytes: usize,
     /// A HEP TCP connection that sends nothing for this long is closed.
     pub hep_tcp_read_timeout_secs: u64,
+    /// A webhook-reported call and a SIP-mirrored call sharing a number, starting this
+    /// close together, are one call.
+    pub webhook_correlation_secs: u64,
     /// The disposition codes agents choose from.
     pub dispositions: Vec<Disposition>,
 }
@@ -284,6 +349,7 @@ impl Settings {
             hep_tcp_max_connections: file.hep_tcp_max_connections.unwrap_or(64),
             hep_tcp_max_frame_bytes: file.hep_tcp_max_frame_bytes.unwrap_or(65_535),
             hep_tcp_read_timeout_secs: file.hep_tcp_read_timeout_secs.unwrap_or(300),
+            webhook_correlation_secs: file.webhook_correlation_secs.unwrap_or(10),
             dispositions,
         };
         if settings.session_hours == 0 || settings.ringing_timeout_secs == 0 {
@@ -530,6 +596,47 @@ mod tests {
         assert!(args.send.is_none());
         assert!(speed_alone.is_err());
         assert!(none.is_err());
+    }
+
+    #[test]
+    fn pbx_and_block_commands_parse() {
+        let add = Cli::try_parse_from([
+            "agent-server",
+            "pbx",
+            "add",
+            "--name",
+            "office",
+            "--format",
+            "zammad",
+        ])
+        .unwrap();
+        let revoke = Cli::try_parse_from(["agent-server", "pbx", "revoke", "3"]).unwrap();
+        let block = Cli::try_parse_from(["agent-server", "block", "add", "+31201234567"]).unwrap();
+        let nameless = Cli::try_parse_from(["agent-server", "pbx", "add", "--format", "zammad"]);
+
+        let Command::Pbx {
+            command: PbxCommand::Add(args),
+        } = add.command
+        else {
+            panic!("expected pbx add");
+        };
+        assert_eq!(
+            (args.name.as_str(), args.format.as_str()),
+            ("office", "zammad")
+        );
+        assert!(matches!(
+            revoke.command,
+            Command::Pbx {
+                command: PbxCommand::Revoke { id: 3 }
+            }
+        ));
+        assert!(matches!(
+            block.command,
+            Command::Block {
+                command: BlockCommand::Add { .. }
+            }
+        ));
+        assert!(nameless.is_err());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! - [`ingest`]: the HEP UDP socket, the HEP TCP listener and the call tracker task (SIP
 //!   decoding and call state live in the `ringside-sip` crate).
 //! - [`replay`]: `agent-server replay`, captures through the tracker as JSON lines.
-//! - [`calls`]: tracker events become interaction rows and pops.
+//! - [`webhook`]: PBX webhooks (Ringside, Zammad and sipgate formats) become the same
+//!   call events as SIP; [`correlate`] keeps a call both report one call.
+//! - [`calls`]: tracker and webhook events become interaction rows and pops.
 //! - [`hub`]: which consoles are open, and the live pops each agent has.
 //! - [`http`]: REST API, the console websocket and the console's files.
 //! - [`store`]: every SQL statement, for SQLite and PostgreSQL.
@@ -19,6 +21,7 @@
 pub mod auth;
 pub mod calls;
 pub mod config;
+pub mod correlate;
 pub mod demo;
 pub mod http;
 pub mod hub;
@@ -28,6 +31,7 @@ pub mod phone;
 pub mod replay;
 pub mod store;
 pub mod users;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +51,10 @@ use crate::store::Store;
 
 /// Events waiting between the tracker and the call service.
 const EVENT_QUEUE: usize = 4096;
+
+/// How long the reports of an ended call are still recognised as that call's, so a late
+/// one from the slower source is dropped instead of logged again.
+const CORRELATION_LINGER_MS: i64 = 600_000;
 
 /// A started server.
 pub struct Running {
@@ -179,7 +187,33 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         metrics.clone(),
         settings.default_region,
     );
-    tasks.spawn(calls::run(service, events_rx, shutdown.clone()));
+    let (webhooks_tx, webhooks_rx) = tokio::sync::mpsc::channel(webhook::WEBHOOK_QUEUE);
+    let (webhook_events_tx, webhook_events_rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
+    let pbx_calls = webhook::PbxCalls::new(webhook::PbxCallsConfig {
+        ringing_timeout_ms: i64::try_from(settings.ringing_timeout_secs * 1000)?,
+        max_call_ms: i64::try_from(settings.max_call_hours * 3_600_000)?,
+        max_calls: settings.tracker_max_calls,
+        ..webhook::PbxCallsConfig::default()
+    });
+    tasks.spawn(webhook::run(
+        pbx_calls,
+        webhooks_rx,
+        webhook_events_tx,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let correlator = correlate::Correlator::new(
+        settings.default_region,
+        i64::try_from(settings.webhook_correlation_secs * 1000)?,
+        CORRELATION_LINGER_MS,
+    );
+    tasks.spawn(calls::run(
+        service,
+        events_rx,
+        webhook_events_rx,
+        correlator,
+        shutdown.clone(),
+    ));
     tasks.spawn(housekeeping(store.clone(), hub.clone(), shutdown.clone()));
 
     let state = http::AppState {
@@ -189,6 +223,7 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         settings: settings.clone(),
         shutdown: shutdown.clone(),
         login_slots: Arc::new(tokio::sync::Semaphore::new(http::api::LOGIN_SLOTS)),
+        webhooks: webhooks_tx,
     };
     if !settings.ui_dir.join("index.html").exists() {
         tracing::warn!(

@@ -2,9 +2,12 @@
 
 use std::io::{IsTerminal, Write};
 
-use agent_server::config::{Cli, Command, ConfigArgs, Settings, UserCommand};
+use agent_server::config::{
+    BlockCommand, Cli, Command, ConfigArgs, PbxCommand, Settings, UserCommand,
+};
 use agent_server::store::Store;
 use agent_server::users::{self, UserSpec};
+use agent_server::webhook;
 use anyhow::Context;
 use clap::Parser;
 use secrecy::{ExposeSecret, SecretString};
@@ -30,6 +33,8 @@ async fn main() -> anyhow::Result<()> {
             store.close().await;
             say("database schema is up to date")
         }
+        Command::Pbx { command } => pbx(&cli.options, command).await,
+        Command::Block { command } => block(&cli.options, command).await,
         Command::User {
             command: UserCommand::Add(args),
         } => {
@@ -45,6 +50,12 @@ async fn main() -> anyhow::Result<()> {
                 role: &args.role,
             };
             let (id, generated) = users::add_user(&store, spec, password).await?;
+            if let Some(email) = args.email.as_deref().map(str::trim) {
+                if !email.contains('@') || email.chars().count() > 254 {
+                    anyhow::bail!("--email: not an e-mail address");
+                }
+                store.set_user_email(id, Some(email)).await?;
+            }
             store.close().await;
             say(&format!("user {} added with id {}", args.username, id.0))?;
             if let Some(password) = generated {
@@ -56,6 +67,78 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `agent-server pbx ...`: webhook tokens.
+async fn pbx(options: &ConfigArgs, command: &PbxCommand) -> anyhow::Result<()> {
+    let store = open_store(options).await?;
+    match command {
+        PbxCommand::Add(args) => {
+            let secret = match &args.secret_file {
+                Some(path) => Some(read_password_file(path)?),
+                None => None,
+            };
+            let created =
+                webhook::admin::create_token(&store, &args.name, &args.format, secret).await?;
+            say(&format!(
+                "token {} created for {}; the PBX posts to \
+                 /api/v1/pbx/{}/{} (token shown once)",
+                created.id,
+                args.name.trim(),
+                args.format.trim(),
+                created.token.expose_secret()
+            ))?;
+        }
+        PbxCommand::List => {
+            for token in store.pbx_tokens().await? {
+                let state = if token.revoked_at_ms.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let signed = if token.secret.is_some() {
+                    "signed"
+                } else {
+                    "unsigned"
+                };
+                say(&format!(
+                    "{}\t{}\t{}\t{signed}\t{state}",
+                    token.id, token.format, token.name
+                ))?;
+            }
+        }
+        PbxCommand::Revoke { id } => {
+            store
+                .revoke_pbx_token(*id, agent_server::ingest::now_ms())
+                .await?;
+            say(&format!("token {id} revoked"))?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `agent-server block ...`: the block list.
+async fn block(options: &ConfigArgs, command: &BlockCommand) -> anyhow::Result<()> {
+    let region = Settings::resolve(options, false)?.default_region;
+    let store = open_store(options).await?;
+    match command {
+        BlockCommand::Add { number } => {
+            let e164 = webhook::admin::block(&store, number, region).await?;
+            say(&format!("{e164} blocked"))?;
+        }
+        BlockCommand::Remove { number } => {
+            let e164 = webhook::admin::unblock(&store, number, region).await?;
+            say(&format!("{e164} unblocked"))?;
+        }
+        BlockCommand::List => {
+            for number in store.blocked_numbers().await? {
+                say(&number)?;
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
 }
 
 /// Opens the configured database and brings its schema up to date.

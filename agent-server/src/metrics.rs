@@ -6,6 +6,8 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::webhook::Format;
+
 /// The service's counters; share it as `Arc<Metrics>`.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -61,12 +63,118 @@ pub struct Metrics {
     pub hep_tcp_refused: AtomicU64,
     /// HEP TCP connections closed because their byte stream was not HEPv3 framing.
     pub hep_tcp_bad_frames: AtomicU64,
+    /// PBX webhook requests, by format and result.
+    pub webhooks: WebhookCounters,
+    /// PBX webhook events queued for the webhook task.
+    pub webhook_events: AtomicU64,
+    /// New webhook calls dropped because the webhook task remembered too many calls.
+    pub webhook_calls_refused: AtomicU64,
+}
+
+/// How a webhook request ended, a label of `ringside_webhook_requests_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookResult {
+    /// Taken and queued.
+    Accepted,
+    /// A new call from a blocked number, answered with a reject.
+    Blocked,
+    /// No such format in the path.
+    BadFormat,
+    /// The body was over the size limit.
+    TooLarge,
+    /// Unknown or revoked token, or one for another format.
+    BadToken,
+    /// Signature missing or wrong.
+    BadSignature,
+    /// Signature timestamp too old or in the future.
+    Stale,
+    /// The body did not read as the format (missing or unknown field).
+    BadBody,
+    /// The server failed (database, shutting down).
+    Failed,
+}
+
+impl WebhookResult {
+    /// Every result, in metrics order.
+    pub const ALL: [WebhookResult; 9] = [
+        WebhookResult::Accepted,
+        WebhookResult::Blocked,
+        WebhookResult::BadFormat,
+        WebhookResult::TooLarge,
+        WebhookResult::BadToken,
+        WebhookResult::BadSignature,
+        WebhookResult::Stale,
+        WebhookResult::BadBody,
+        WebhookResult::Failed,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookResult::Accepted => "accepted",
+            WebhookResult::Blocked => "blocked",
+            WebhookResult::BadFormat => "bad_format",
+            WebhookResult::TooLarge => "too_large",
+            WebhookResult::BadToken => "bad_token",
+            WebhookResult::BadSignature => "bad_signature",
+            WebhookResult::Stale => "stale",
+            WebhookResult::BadBody => "bad_body",
+            WebhookResult::Failed => "failed",
+        }
+    }
+}
+
+/// Webhook request counters, one per format (and `unknown`) and result.
+#[derive(Debug, Default)]
+pub struct WebhookCounters([[AtomicU64; 9]; 4]);
+
+impl WebhookCounters {
+    fn format_index(format: Option<Format>) -> usize {
+        match format {
+            Some(Format::Ringside) => 0,
+            Some(Format::Zammad) => 1,
+            Some(Format::Sipgate) => 2,
+            None => 3,
+        }
+    }
+
+    /// Counts one request.
+    pub fn count(&self, format: Option<Format>, result: WebhookResult) {
+        let row = &self.0[Self::format_index(format)];
+        let at = WebhookResult::ALL
+            .iter()
+            .position(|r| *r == result)
+            .unwrap_or(0);
+        row[at].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The count for one format and result.
+    pub fn get(&self, format: Option<Format>, result: WebhookResult) -> u64 {
+        let row = &self.0[Self::format_index(format)];
+        let at = WebhookResult::ALL
+            .iter()
+            .position(|r| *r == result)
+            .unwrap_or(0);
+        row[at].load(Ordering::Relaxed)
+    }
 }
 
 impl Metrics {
     /// Renders every counter in Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &AtomicU64, &str); 21] = [
+        let rows: [(&str, &str, &AtomicU64, &str); 23] = [
+            (
+                "ringside_webhook_events_total",
+                "counter",
+                &self.webhook_events,
+                "PBX webhook events queued",
+            ),
+            (
+                "ringside_webhook_calls_refused_total",
+                "counter",
+                &self.webhook_calls_refused,
+                "Webhook calls dropped, too many remembered",
+            ),
             (
                 "ringside_hep_datagrams_total",
                 "counter",
@@ -215,6 +323,24 @@ impl Metrics {
             let count = value.load(Ordering::Relaxed);
             let _ = writeln!(out, "{name}{{source=\"{source}\"}} {count}");
         }
+
+        let name = "ringside_webhook_requests_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} PBX webhook requests, by format and result\n# TYPE {name} counter"
+        );
+        let formats = Format::ALL.map(Some).into_iter().chain([None]);
+        for format in formats {
+            let label = format.map_or("unknown", Format::as_str);
+            for result in WebhookResult::ALL {
+                let count = self.webhooks.get(format, result);
+                let result = result.as_str();
+                let _ = writeln!(
+                    out,
+                    "{name}{{format=\"{label}\",result=\"{result}\"}} {count}"
+                );
+            }
+        }
         out
     }
 }
@@ -240,7 +366,10 @@ mod tests {
             text.contains("# TYPE ringside_ws_consoles gauge\n"),
             "{text}"
         );
-        assert_eq!(text.lines().filter(|l| !l.starts_with('#')).count(), 25);
+        assert_eq!(
+            text.lines().filter(|l| !l.starts_with('#')).count(),
+            27 + 36
+        );
         assert!(
             text.contains("ringside_ingest_messages_total{source=\"hepv2_udp\"} 0\n"),
             "{text}"

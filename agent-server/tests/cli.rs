@@ -1,4 +1,5 @@
-//! The `agent-server` binary: `migrate` and `user add` on a fresh SQLite file.
+//! The `agent-server` binary: `migrate`, `user add`, `pbx` and `block` on a fresh SQLite
+//! file.
 
 #![allow(clippy::unwrap_used)]
 
@@ -82,4 +83,70 @@ fn a_bad_setting_stops_the_start_with_a_reason() {
 
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not an ISO 3166 region"));
+}
+
+#[test]
+fn pbx_tokens_are_printed_once_listed_without_the_token_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("ringside.db").display());
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "a-pbx-secret-of-20-chars\n").unwrap();
+    let secret = secret.to_str().unwrap();
+
+    let add = agent_server(
+        &db,
+        &["pbx", "add", "--name", "office", "--format", "zammad"],
+    );
+    let signed = agent_server(
+        &db,
+        &[
+            "pbx",
+            "add",
+            "--name",
+            "trunk",
+            "--format",
+            "sipgate",
+            "--secret-file",
+            secret,
+        ],
+    );
+    let bad_format = agent_server(&db, &["pbx", "add", "--name", "x", "--format", "kazoo"]);
+    let revoke = agent_server(&db, &["pbx", "revoke", "1"]);
+    let list = agent_server(&db, &["pbx", "list"]);
+    let block = agent_server(&db, &["block", "add", "020 123 4567"]);
+    let blocked = agent_server(&db, &["block", "list"]);
+    let unblock = agent_server(&db, &["block", "remove", "+31201234567"]);
+    let not_listed = agent_server(&db, &["block", "remove", "+31201234567"]);
+
+    let added = String::from_utf8_lossy(&add.stdout);
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let token = added
+        .split("/api/v1/pbx/zammad/")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    assert_eq!(token.len(), 43, "{added}");
+    assert!(signed.status.success());
+    assert!(!bad_format.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_format.stderr).contains("format: ringside, zammad or sipgate")
+    );
+    assert!(revoke.status.success());
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert_eq!(
+        listed,
+        "1\tzammad\toffice\tunsigned\trevoked\n2\tsipgate\ttrunk\tsigned\tactive\n"
+    );
+    assert!(!listed.contains(token));
+    assert_eq!(
+        String::from_utf8_lossy(&block.stdout),
+        "+31201234567 blocked\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&blocked.stdout), "+31201234567\n");
+    assert!(unblock.status.success());
+    assert!(!not_listed.status.success());
 }

@@ -184,6 +184,20 @@ pub fn tail_of(path: &Path) -> io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// User plus system CPU time of a process so far, from `/proc/<pid>/stat`; `None` where
+/// that cannot be read (not Linux, or the process is gone).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces, so count fields from its closing parenthesis:
+    // after it come state (field 3) ... utime (14) and stime (15).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    let ticks = rustix::param::clock_ticks_per_second().max(1);
+    Some(Duration::from_micros((utime + stime) * 1_000_000 / ticks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

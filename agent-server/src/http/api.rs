@@ -35,7 +35,7 @@ pub fn me_of(user: &UserRecord, settings: &Settings) -> Me {
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(value)| value)
         .map_err(|rejection| match rejection.status() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::NotJson(rejection.body_text()),
@@ -220,6 +220,8 @@ pub(super) struct InteractionView {
     outcome: Option<&'static str>,
     notes: String,
     disposition: Option<String>,
+    /// The call's start was never reported: a later webhook event created it.
+    start_unseen: bool,
 }
 
 pub(super) async fn interaction(
@@ -252,6 +254,7 @@ pub(super) async fn interaction(
         outcome: record.outcome.map(|o| o.as_str()),
         notes: record.notes,
         disposition: record.disposition,
+        start_unseen: record.start_unseen,
     }))
 }
 

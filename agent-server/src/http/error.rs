@@ -18,6 +18,9 @@ pub enum ApiError {
     /// Wrong username or password.
     #[error("wrong username or password")]
     BadCredentials,
+    /// A PBX webhook's token or signature was refused; the text says which.
+    #[error("{0}")]
+    WebhookAuth(&'static str),
     /// Logged in, but not allowed to do this.
     #[error("not allowed")]
     Forbidden,
@@ -50,7 +53,9 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
-            ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadCredentials | ApiError::WebhookAuth(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Store(store::Error::NotFound(_)) => {
                 StatusCode::NOT_FOUND
@@ -118,6 +123,16 @@ mod tests {
                 ApiError::Store(store::Error::Conflict("username")),
                 409,
                 r#"{"error":"username is already in use"}"#,
+            ),
+            (
+                ApiError::WebhookAuth("bad signature"),
+                401,
+                r#"{"error":"bad signature"}"#,
+            ),
+            (
+                ApiError::TooLarge("the body is larger than 16384 bytes".into()),
+                413,
+                r#"{"error":"the body is larger than 16384 bytes"}"#,
             ),
             (
                 ApiError::Internal("disk /var/lib/x full".into()),

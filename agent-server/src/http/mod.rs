@@ -6,20 +6,26 @@
 //! - `PUT /api/v1/interactions/{id}/wrap-up`: the agent's notes and disposition
 //! - `GET /api/v1/interactions/{id}`: one logged call
 //! - `GET /api/v1/ws`: the console websocket (see [`ws`])
+//! - `POST /api/v1/pbx/{format}/{token}`: a PBX's call event (see [`crate::webhook`])
+//! - `/api/v1/admin/pbx-tokens`, `/api/v1/admin/blocked-numbers`: webhook tokens and
+//!   the block list, for admins
 //! - `GET /healthz`, `GET /metrics`
 //! - everything else: files of the built console from `ui_dir`
 
+mod admin;
 pub mod api;
 mod error;
+mod webhooks;
 mod ws;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse};
-use axum::routing::{any, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 use axum::Router;
 use axum_extra::extract::CookieJar;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +56,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Bounds the password checks running at once (see [`api::LOGIN_SLOTS`]).
     pub login_slots: Arc<tokio::sync::Semaphore>,
+    /// Where accepted PBX webhooks go (the webhook task).
+    pub webhooks: tokio::sync::mpsc::Sender<crate::webhook::ResolvedEvent>,
 }
 
 /// The user behind the request's session cookie; rejects with 401 when there is none.
@@ -96,6 +104,23 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/interactions/{id}", get(api::interaction))
         .route("/api/v1/interactions/{id}/wrap-up", put(api::wrap_up))
         .route(ringside_protocol::WS_PATH, get(ws::upgrade))
+        .route(
+            "/api/v1/pbx/{format}/{token}",
+            post(webhooks::receive).layer(DefaultBodyLimit::max(crate::webhook::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/v1/admin/pbx-tokens",
+            get(admin::list_tokens).post(admin::create_token),
+        )
+        .route("/api/v1/admin/pbx-tokens/{id}", delete(admin::revoke_token))
+        .route(
+            "/api/v1/admin/blocked-numbers",
+            get(admin::list_blocked).post(admin::block),
+        )
+        .route(
+            "/api/v1/admin/blocked-numbers/{number}",
+            delete(admin::unblock),
+        )
         .route("/api/v1/{*rest}", any(api_unknown))
         .route("/healthz", get(api::health))
         .route("/metrics", get(api::metrics))

@@ -69,6 +69,9 @@ pub struct InteractionRecord {
     pub disposition: Option<String>,
     /// The call this one continues after a transfer, if any.
     pub transferred_from: Option<CallId>,
+    /// Whether the call's start was never reported: a later event (a PBX webhook's
+    /// answer or hangup) created the row.
+    pub start_unseen: bool,
 }
 
 impl fmt::Debug for InteractionRecord {
@@ -84,7 +87,7 @@ impl fmt::Debug for InteractionRecord {
 
 const COLUMNS: &str = "id, call_id, customer_id, agent_id, direction, caller_number, \
     called_number, ringing_at_ms, answered_at_ms, ended_at_ms, wait_seconds, talk_seconds, \
-    outcome, notes, disposition, transferred_from";
+    outcome, notes, disposition, transferred_from, start_unseen";
 
 fn outcome_from(word: Option<String>) -> Result<Option<Outcome>> {
     word.map(|w| Outcome::from_word(&w).ok_or(Error::Corrupt("interactions.outcome")))
@@ -115,6 +118,7 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionRecord> {
         transferred_from: row
             .try_get::<Option<String>, _>("transferred_from")?
             .map(CallId),
+        start_unseen: row.try_get::<i64, _>("start_unseen")? != 0,
     })
 }
 

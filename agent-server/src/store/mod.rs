@@ -1,4 +1,5 @@
-//! The database: users and sessions, customers and their numbers, the interaction log.
+//! The database: users and sessions, customers and their numbers, the interaction log,
+//! PBX webhook tokens and the block list.
 //!
 //! All SQL of the server lives under this module. One [`Store`] runs on embedded SQLite (the
 //! default) and on PostgreSQL, through sqlx's `Any` driver: the queries use only `$N`
@@ -8,6 +9,7 @@
 
 mod customers;
 mod interactions;
+mod pbx;
 mod users;
 
 use std::path::Path;
@@ -19,6 +21,7 @@ use sqlx::AnyPool;
 
 pub use customers::{CustomerRecord, NewCustomer, NewPhone};
 pub use interactions::{InteractionRecord, NewInteraction};
+pub use pbx::PbxTokenRecord;
 pub use users::{NewUser, Role, UserRecord};
 
 /// What can go wrong in the store.

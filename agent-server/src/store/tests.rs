@@ -545,3 +545,5 @@ store_test!(
         assert!(none.is_empty());
     }
 );
+
+mod pbx;

@@ -81,9 +81,10 @@ impl fmt::Debug for UserRecord {
 }
 
 /// The columns of a [`UserRecord`], on the table alias `u`.
-const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.password_hash, u.role, u.extension";
+pub(super) const USER_COLUMNS: &str =
+    "u.id, u.username, u.display_name, u.password_hash, u.role, u.extension";
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord> {
+pub(super) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRecord> {
     let role: String = row.try_get("role")?;
     Ok(UserRecord {
         id: UserId(row.try_get("id")?),

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use ringside_e2e::ports::{free_tcp_port, free_udp_ports, LOOPBACK};
-use ringside_e2e::process::{Service, Stdout};
+use ringside_e2e::process::{cpu_time, Service, Stdout};
 use ringside_sip::synth::{self, CallShape, ScriptedMessage};
 
 /// Datagrams per second unless `--rate` says otherwise.
@@ -455,19 +455,6 @@ fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
         );
     }
     Ok(body.to_owned())
-}
-
-/// User plus system CPU time of a process so far.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces, so count fields from its closing parenthesis:
-    // after it come state (field 3) ... utime (14) and stime (15).
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    let ticks = rustix::param::clock_ticks_per_second().max(1);
-    Some(Duration::from_micros((utime + stime) * 1_000_000 / ticks))
 }
 
 /// Peak resident set size of a process, in KiB (`VmHWM`).
