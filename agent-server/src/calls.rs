@@ -131,22 +131,56 @@ impl CallService {
     /// [`store::Error`] when the database fails; the event is then lost for the log, and the
     /// caller counts it.
     pub async fn handle(&mut self, event: CallEvent) -> Result<(), store::Error> {
-        self.handle_marked(event, false).await
+        self.handle_marked(event, Marks::default()).await
     }
 
-    /// Applies one event, as [`CallService::handle`] does; `start_unseen` marks the
-    /// interaction a `Ringing` opens as created by a later event of its call (a PBX
-    /// webhook's answer or hangup for a call whose start was never reported).
+    /// Applies one event, as [`CallService::handle`] does, with what a PBX webhook adds
+    /// ([`Marks`]): `start_unseen` marks the interaction a `Ringing` opens as created by a
+    /// later event of its call, and a queue is written on the call's interaction.
     ///
     /// # Errors
     /// As [`CallService::handle`].
     pub async fn handle_marked(
         &mut self,
         event: CallEvent,
-        start_unseen: bool,
+        marks: Marks,
     ) -> Result<(), store::Error> {
         let call = CallId(event.call_id);
-        match event.kind {
+        let start_unseen = marks.start_unseen;
+        // Written before the event, which may end the call and forget it, and after a
+        // `Ringing`, which opens the row.
+        let mut queue = marks.queue;
+        if let Some(name) = queue.take_if(|_| self.live.contains_key(&call)) {
+            self.record_queue(&call, &name).await?;
+        }
+        let handled = self
+            .apply_event(call.clone(), event.at_ms, event.kind, start_unseen)
+            .await;
+        if let Some(name) = queue {
+            self.record_queue(&call, &name).await?;
+        }
+        handled
+    }
+
+    async fn record_queue(&self, call: &CallId, queue: &str) -> Result<(), store::Error> {
+        match self.live.get(call) {
+            Some(live) => {
+                self.store
+                    .set_interaction_queue(live.interaction, queue)
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn apply_event(
+        &mut self,
+        call: CallId,
+        at_ms: i64,
+        kind: CallEventKind,
+        start_unseen: bool,
+    ) -> Result<(), store::Error> {
+        match kind {
             CallEventKind::Ringing {
                 caller,
                 called,
@@ -154,22 +188,20 @@ impl CallService {
             } => {
                 let from = transferred_from.map(CallId);
                 let started = Start {
-                    at_ms: event.at_ms,
+                    at_ms,
                     unseen: start_unseen,
                 };
                 self.ringing(call, caller, called, from, started).await
             }
             CallEventKind::Offered { target } => self.offered(&call, &target).await,
-            CallEventKind::Answered { by } => self.answered(&call, by, event.at_ms).await,
+            CallEventKind::Answered { by } => self.answered(&call, by, at_ms).await,
             CallEventKind::Transferred { attended, .. } => {
                 if let Some(live) = self.live.get(&call) {
                     tracing::info!(interaction.id = %live.interaction, attended, "call transferred");
                 }
                 Ok(())
             }
-            CallEventKind::Ended { cause, .. } => {
-                self.ended(&call, outcome_of(cause), event.at_ms).await
-            }
+            CallEventKind::Ended { cause, .. } => self.ended(&call, outcome_of(cause), at_ms).await,
         }
     }
 
@@ -461,6 +493,17 @@ pub struct WebhookCallEvent {
     pub event: CallEvent,
     /// On a `Ringing`: the call's start was never reported, a later event created it.
     pub start_unseen: bool,
+    /// The queue the PBX said the call waits in, sent once per call.
+    pub queue: Option<String>,
+}
+
+/// What a PBX webhook adds to a call event; SIP events carry none of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// On a `Ringing`: the call's start was never reported, a later event created it.
+    pub start_unseen: bool,
+    /// The queue the call waits in, to write on its interaction.
+    pub queue: Option<String>,
 }
 
 /// How often the dispatcher lets the [`Correlator`] forget old entries.
@@ -495,13 +538,16 @@ pub async fn run(
     let mut sweep = tokio::time::interval(CORRELATOR_SWEEP);
     let (mut sip_open, mut webhooks_open) = (true, true);
     while sip_open || webhooks_open {
-        let (source, event, start_unseen) = tokio::select! {
+        let (source, event, marks) = tokio::select! {
             event = events.recv(), if sip_open => match event {
-                Some(event) => (Source::Sip, event, false),
+                Some(event) => (Source::Sip, event, Marks::default()),
                 None => { sip_open = false; continue }
             },
             marked = webhooks.recv(), if webhooks_open => match marked {
-                Some(marked) => (Source::Webhook, marked.event, marked.start_unseen),
+                Some(marked) => {
+                    let marks = Marks { start_unseen: marked.start_unseen, queue: marked.queue };
+                    (Source::Webhook, marked.event, marks)
+                }
                 None => { webhooks_open = false; continue }
             },
             _ = sweep.tick() => {
@@ -517,7 +563,7 @@ pub async fn run(
             break;
         };
         tokio::select! {
-            sent = queue.send((event, start_unseen)) => if sent.is_err() { break },
+            sent = queue.send((event, marks)) => if sent.is_err() { break },
             () = shutdown.cancelled() => break,
         }
     }
@@ -530,7 +576,7 @@ pub async fn run(
 /// One worker: applies the events of its share of the calls, one at a time.
 async fn run_worker(
     mut service: CallService,
-    mut events: mpsc::Receiver<(CallEvent, bool)>,
+    mut events: mpsc::Receiver<(CallEvent, Marks)>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -538,10 +584,10 @@ async fn run_worker(
             event = events.recv() => event,
             () = shutdown.cancelled() => None,
         };
-        let Some((event, start_unseen)) = event else {
+        let Some((event, marks)) = event else {
             break;
         };
-        if let Err(err) = service.handle_marked(event, start_unseen).await {
+        if let Err(err) = service.handle_marked(event, marks).await {
             service
                 .metrics
                 .call_event_errors

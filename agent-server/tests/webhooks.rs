@@ -691,3 +691,66 @@ async fn admins_create_list_and_revoke_tokens_and_keep_the_block_list() {
     assert!(list_after.is_empty());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_queue_a_pbx_names_is_recorded_on_the_interaction() {
+    let server = common::start().await;
+    let zammad_token = hooks::token(&server, "zammad", None).await;
+
+    // Zammad names the queue on newCall; a later event naming another does not move it.
+    for event in [
+        zammad(
+            "newCall",
+            "queued-1",
+            json!({"user": ["ann"], "queue": "Support"}),
+        ),
+        zammad(
+            "answer",
+            "queued-1",
+            json!({"answeringNumber": "ann", "queue": "Sales"}),
+        ),
+        zammad("hangup", "queued-1", json!({"cause": "normalClearing"})),
+    ] {
+        hooks::json(&server, "zammad", &zammad_token, event).await;
+    }
+    // A call no event queues keeps none.
+    for event in [
+        zammad("newCall", "direct-1", json!({"user": ["ann"]})),
+        zammad("hangup", "direct-1", json!({"cause": "cancel"})),
+    ] {
+        hooks::json(&server, "zammad", &zammad_token, event).await;
+    }
+    let first = hooks::ended(&server, &hooks::call_of(&server, "queued-1").await).await;
+    let direct = hooks::ended(&server, &hooks::call_of(&server, "direct-1").await).await;
+
+    // Ringside: the call is queued after it started ringing, then abandoned.
+    let ringside_token = hooks::token(&server, "ringside", None).await;
+    for event in [
+        json!({"version": 1, "event": "new_call", "call_id": "queued-2",
+               "from": "+31201234567", "to": "2001", "direction": "inbound"}),
+        json!({"version": 1, "event": "queued", "call_id": "queued-2",
+               "queue": "Billing", "agents": ["bob"]}),
+        json!({"version": 1, "event": "ended", "call_id": "queued-2", "cause": "abandoned"}),
+    ] {
+        hooks::json(&server, "ringside", &ringside_token, event).await;
+    }
+    let second = hooks::ended(&server, &hooks::call_of(&server, "queued-2").await).await;
+
+    assert_eq!(first.queue.as_deref(), Some("Support"));
+    assert_eq!(first.outcome, Some(Outcome::Completed));
+    assert_eq!(second.queue.as_deref(), Some("Billing"));
+    assert_eq!(second.outcome, Some(Outcome::Abandoned));
+    assert_eq!(direct.queue, None);
+
+    let (client, _) = server.login("ann").await;
+    let view: serde_json::Value = client
+        .get(format!("{}/api/v1/interactions/{}", server.base, first.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["queue"], "Support");
+    server.stop().await;
+}

@@ -222,6 +222,8 @@ pub(super) struct InteractionView {
     disposition: Option<String>,
     /// The call's start was never reported: a later webhook event created it.
     start_unseen: bool,
+    /// The queue a PBX webhook said the call waited in.
+    queue: Option<String>,
 }
 
 pub(super) async fn interaction(
@@ -255,6 +257,7 @@ pub(super) async fn interaction(
         notes: record.notes,
         disposition: record.disposition,
         start_unseen: record.start_unseen,
+        queue: record.queue,
     }))
 }
 

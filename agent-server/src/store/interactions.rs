@@ -72,6 +72,8 @@ pub struct InteractionRecord {
     /// Whether the call's start was never reported: a later event (a PBX webhook's
     /// answer or hangup) created the row.
     pub start_unseen: bool,
+    /// The queue a PBX webhook said the call waited in.
+    pub queue: Option<String>,
 }
 
 impl fmt::Debug for InteractionRecord {
@@ -87,7 +89,7 @@ impl fmt::Debug for InteractionRecord {
 
 const COLUMNS: &str = "id, call_id, customer_id, agent_id, direction, caller_number, \
     called_number, ringing_at_ms, answered_at_ms, ended_at_ms, wait_seconds, talk_seconds, \
-    outcome, notes, disposition, transferred_from, start_unseen";
+    outcome, notes, disposition, transferred_from, start_unseen, queue";
 
 fn outcome_from(word: Option<String>) -> Result<Option<Outcome>> {
     word.map(|w| Outcome::from_word(&w).ok_or(Error::Corrupt("interactions.outcome")))
@@ -119,6 +121,7 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionRecord> {
             .try_get::<Option<String>, _>("transferred_from")?
             .map(CallId),
         start_unseen: row.try_get::<i64, _>("start_unseen")? != 0,
+        queue: row.try_get("queue")?,
     })
 }
 

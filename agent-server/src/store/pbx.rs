@@ -262,4 +262,24 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Records the queue a PBX said the call waited in.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn set_interaction_queue(
+        &self,
+        id: ringside_protocol::InteractionId,
+        queue: &str,
+    ) -> Result<()> {
+        let done = sqlx::query("UPDATE interactions SET queue = $1 WHERE id = $2")
+            .bind(queue)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("interaction"));
+        }
+        Ok(())
+    }
 }

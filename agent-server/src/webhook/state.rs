@@ -38,8 +38,9 @@
 //! creates a new call marked `start_unseen`; keeping the webhook calls in the database
 //! would lift it.
 //!
-//! Limitation: a queue's name is read but not stored; the interaction log has no queue
-//! column yet, so queue reports must come from the PBX.
+//! 7. **Queues.** The first queue an event names is kept on the call and sent with the
+//!    call's next call event, so the interaction row records it; a later event naming
+//!    another queue does not move the call.
 //!
 //! Limitation: when a hangup overtakes its answer, the call is answered at the hangup's
 //! time and the late answer is dropped, so its talk time is logged as zero; holding a
@@ -121,6 +122,10 @@ struct PbxCall {
     transferred_to: Option<String>,
     /// The calling party as the PBX sent it, to link a forwarded call's successor.
     from: Option<String>,
+    /// The queue the call waits in, once an event named one.
+    queue: Option<String>,
+    /// Whether `queue` went out with a call event.
+    queue_sent: bool,
 }
 
 /// The webhook calls in progress and recently ended; see the module documentation.
@@ -219,6 +224,8 @@ impl PbxCalls {
                         rang: Vec::new(),
                         transferred_to: None,
                         from: None,
+                        queue: None,
+                        queue_sent: false,
                     },
                 );
                 return out;
@@ -295,6 +302,9 @@ impl PbxCalls {
                 }
             }
         }
+        if let Some(call) = self.calls.get_mut(&key) {
+            note_queue(call, resolved.event.queue.as_deref(), &mut out);
+        }
         out
     }
 
@@ -344,6 +354,7 @@ impl PbxCalls {
                 },
             },
             start_unseen: unseen,
+            queue: None,
         });
         let mut call = PbxCall {
             id,
@@ -353,6 +364,8 @@ impl PbxCalls {
             rang: vec![called],
             transferred_to: None,
             from: event.from.clone(),
+            queue: None,
+            queue_sent: false,
         };
         for extension in &resolved.agent_extensions {
             offer(&mut call, extension, at_ms, out);
@@ -423,6 +436,22 @@ fn marked(id: &str, at_ms: i64, kind: CallEventKind) -> WebhookCallEvent {
             kind,
         },
         start_unseen: false,
+        queue: None,
+    }
+}
+
+/// Keeps the first queue named for a call and sends it with the call's first event that
+/// goes out from then on (rule 7).
+fn note_queue(call: &mut PbxCall, named: Option<&str>, out: &mut [WebhookCallEvent]) {
+    if call.queue.is_none() && call.phase != Phase::Blocked {
+        call.queue = named.map(str::to_owned);
+    }
+    if call.queue_sent {
+        return;
+    }
+    if let (Some(queue), Some(first)) = (&call.queue, out.first_mut()) {
+        first.queue = Some(queue.clone());
+        call.queue_sent = true;
     }
 }
 
