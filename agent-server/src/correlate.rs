@@ -140,7 +140,7 @@ impl Correlator {
             partner = entries.iter().find_map(|entry| {
                 let fits = entry.source != source
                     && entry.call_id != event.call_id
-                    && (entry.at_ms - event.at_ms).abs() <= window;
+                    && entry.at_ms.abs_diff(event.at_ms) <= window.unsigned_abs();
                 fits.then(|| entry.call_id.clone())
             });
             if partner.is_some() {

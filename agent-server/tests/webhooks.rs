@@ -512,11 +512,23 @@ async fn a_blocked_number_is_refused_in_each_formats_terms_and_never_pops() {
         "event=newCall&from=31201234567&to=2001&direction=in&callId=spam2",
     )
     .await;
+    // A first event other than newCall is checked too: it never starts the blocked call.
     hooks::json(
         &server,
         "zammad",
         &zammad_token,
-        zammad("hangup", "m", json!({"cause": "busy"})),
+        zammad("answer", "spam3", json!({"answeringNumber": "ann"})),
+    )
+    .await;
+    hooks::json(
+        &server,
+        "zammad",
+        &zammad_token,
+        zammad(
+            "hangup",
+            "m",
+            json!({"cause": "busy", "from": "31207777777"}),
+        ),
     )
     .await;
     let tokens = server.running.store.pbx_tokens().await.unwrap();
@@ -529,14 +541,16 @@ async fn a_blocked_number_is_refused_in_each_formats_terms_and_never_pops() {
         sipgate_answer.contains("<Response><Reject reason=\"busy\"/></Response>"),
         "{sipgate_answer}"
     );
-    let spam = CallId(format!("pbx-{}:spam", tokens[0].id));
-    assert!(server
-        .running
-        .store
-        .interaction_by_call(&spam)
-        .await
-        .unwrap()
-        .is_none());
+    for call in ["spam", "spam3"] {
+        let spam = CallId(format!("pbx-{}:{call}", tokens[0].id));
+        assert!(server
+            .running
+            .store
+            .interaction_by_call(&spam)
+            .await
+            .unwrap()
+            .is_none());
+    }
     let blocked = "ringside_webhook_requests_total{format=\"zammad\",result=\"blocked\"}";
     assert_eq!(metrics_of(&server).await[blocked], 1);
     server.stop().await;

@@ -176,7 +176,7 @@ async fn accept(
         )
     })?;
     state.metrics.webhook_events.fetch_add(1, Ordering::Relaxed);
-    let reply = if blocked {
+    let reply = if blocked && new_call {
         Reply::Rejected
     } else {
         Reply::Accepted { new_call }
@@ -228,7 +228,9 @@ async fn resolve(
     }
     let inbound = event.direction != Some(PbxDirection::Outbound);
     let mut blocked = false;
-    if event.kind == PbxEventKind::NewCall && inbound {
+    // Every inbound event is checked, not only `newCall`: an answer or hangup for a call
+    // never seen starting would otherwise start a blocked caller's call.
+    if inbound {
         if let Some(from) = &event.from {
             let number =
                 crate::phone::normalise_or_keep(&pbx_number(from), state.settings.default_region);

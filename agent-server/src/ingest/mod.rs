@@ -141,7 +141,8 @@ pub fn decode_message(bytes: &[u8], kind: SourceKind, metrics: &Metrics) -> Opti
             let received_ms = now_ms();
             let at_ms = if kind == SourceKind::SipUdp {
                 received_ms
-            } else if (packet.timestamp_ms() - received_ms).abs() > MAX_CLOCK_SKEW_MS {
+            } else if packet.timestamp_ms().abs_diff(received_ms) > MAX_CLOCK_SKEW_MS.unsigned_abs()
+            {
                 metrics.hep_clock_skewed.fetch_add(1, Ordering::Relaxed);
                 received_ms
             } else {

@@ -152,13 +152,24 @@ fn call_id_of(value: Option<String>, field: &'static str) -> Result<String, Form
     Ok(id)
 }
 
+/// The agents an event names: the first [`MAX_AGENTS`], the rest ignored (a large ring
+/// group still pops its first members rather than being refused whole).
+/// Whether `id` has the form Ringside gives webhook calls (`pbx-{token id}:{call id}`):
+/// a `sip_call_id` may name a SIP call, never another PBX's webhook call.
+fn is_webhook_call_id(id: &str) -> bool {
+    id.trim()
+        .strip_prefix("pbx-")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(token, _)| !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn names(values: Vec<String>, field: &'static str) -> Result<Vec<String>, FormatError> {
     let mut out = Vec::new();
     for value in values {
+        if out.len() == MAX_AGENTS {
+            break;
+        }
         if let Some(v) = bounded(Some(value), field)? {
-            if out.len() == MAX_AGENTS {
-                return Err(FormatError::TooLong(field));
-            }
             out.push(v);
         }
     }
@@ -423,6 +434,9 @@ pub fn parse_ringside(body: &[u8]) -> Result<PbxEvent, FormatError> {
     event.answering = bounded(body.agent, "agent")?.into_iter().collect();
     event.queue = bounded(body.queue, "queue")?;
     event.sip_call_id = match body.sip_call_id {
+        Some(id) if is_webhook_call_id(&id) => {
+            return Err(FormatError::UnknownValue("sip_call_id"));
+        }
         Some(id) => Some(call_id_of(Some(id), "sip_call_id")?),
         None => None,
     };

@@ -77,7 +77,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::Missing)?;
-    if (now_secs - sent).abs() > MAX_AGE_SECS {
+    if now_secs.abs_diff(sent) > MAX_AGE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let hex = signature
@@ -136,6 +136,21 @@ mod tests {
         assert_eq!(other_body, Err(SignatureError::Mismatch));
         assert_eq!(other_time, Err(SignatureError::Mismatch));
         assert_eq!(other_key, Err(SignatureError::Mismatch));
+    }
+
+    #[test]
+    fn a_timestamp_far_enough_to_overflow_is_stale() {
+        let now: i64 = 1_764_000_000;
+        for sent in [i64::MIN + now, i64::MIN, i64::MAX] {
+            let timestamp = sent.to_string();
+            let signature = sign(b"k", &timestamp, b"x");
+
+            assert_eq!(
+                verify(b"k", Some(&timestamp), Some(&signature), b"x", now),
+                Err(SignatureError::Stale),
+                "{sent}"
+            );
+        }
     }
 
     #[test]

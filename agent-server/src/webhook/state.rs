@@ -200,7 +200,7 @@ impl PbxCalls {
     pub fn apply(&mut self, resolved: ResolvedEvent) -> Vec<WebhookCallEvent> {
         let key = (resolved.pbx, resolved.event.call_id.clone());
         let given = resolved.event.at_ms.unwrap_or(resolved.received_ms);
-        let at_ms = if (given - resolved.received_ms).abs() > MAX_CLOCK_SKEW_MS {
+        let at_ms = if given.abs_diff(resolved.received_ms) > MAX_CLOCK_SKEW_MS.unsigned_abs() {
             resolved.received_ms
         } else {
             given
@@ -213,7 +213,7 @@ impl PbxCalls {
                 self.refused += 1;
                 return out;
             }
-            if resolved.event.kind == PbxEventKind::NewCall && resolved.blocked {
+            if resolved.blocked {
                 self.calls.insert(
                     key,
                     PbxCall {

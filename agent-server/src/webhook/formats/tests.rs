@@ -170,3 +170,39 @@ proptest::proptest! {
         let _ = parse_sipgate(&bytes);
     }
 }
+
+#[test]
+fn a_sip_call_id_may_not_name_another_pbxs_webhook_call() {
+    for id in ["pbx-3:abc", " pbx-12:x", "pbx-1:"] {
+        let body = format!(
+            r#"{{"version":1,"event":"ended","call_id":"c","sip_call_id":"{id}","cause":"completed"}}"#
+        );
+
+        assert_eq!(
+            parse_ringside(body.as_bytes()),
+            Err(FormatError::UnknownValue("sip_call_id")),
+            "{id}"
+        );
+    }
+    for id in ["pbx-call-7@10.0.0.1", "pbx-:x", "a84b4c76e66710@pc33"] {
+        let body = format!(
+            r#"{{"version":1,"event":"ended","call_id":"c","sip_call_id":"{id}","cause":"completed"}}"#
+        );
+
+        let event = parse_ringside(body.as_bytes()).unwrap();
+
+        assert_eq!(event.sip_call_id.as_deref(), Some(id), "{id}");
+    }
+}
+
+#[test]
+fn a_ring_group_larger_than_the_agent_cap_keeps_its_first_members() {
+    let users: String = (1..=30).map(|n| format!("&user[]=agent{n}")).collect();
+    let body = format!("event=newCall&from=31201234567&to=2000&direction=in&callId=big{users}");
+
+    let event = parse_zammad(body.as_bytes(), false).unwrap();
+
+    assert_eq!(event.agents.len(), MAX_AGENTS);
+    assert_eq!(event.agents[0], "agent1");
+    assert_eq!(event.agents[MAX_AGENTS - 1], format!("agent{MAX_AGENTS}"));
+}

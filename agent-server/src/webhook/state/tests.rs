@@ -424,3 +424,50 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn an_event_date_far_enough_to_overflow_is_replaced_by_the_receive_time() {
+    for given in [i64::MIN + T0, i64::MIN, i64::MAX] {
+        let mut calls = PbxCalls::new(PbxCallsConfig::default());
+        let mut start = new_call("far", &["2001"], T0);
+        start.event.at_ms = Some(given);
+
+        let out = calls.apply(start);
+
+        assert_eq!(out[0].event.at_ms, T0, "{given}");
+    }
+}
+
+#[test]
+fn the_first_queue_named_goes_out_once_with_the_next_event() {
+    let mut calls = PbxCalls::new(PbxCallsConfig::default());
+    let ring = calls.apply(new_call("q", &["2001"], T0));
+    let mut queued = resolved(event(PbxEventKind::Queued, "q"), &["2002"], T0 + 10);
+    queued.event.queue = Some("Billing".into());
+    let offered = calls.apply(queued);
+    let mut other = answered("q", Some("2002"), T0 + 20);
+    other.event.queue = Some("Sales".into());
+    let answer = calls.apply(other);
+
+    assert_eq!(ring[0].queue, None);
+    assert_eq!(offered[0].queue.as_deref(), Some("Billing"));
+    assert!(answer.iter().all(|m| m.queue.is_none()));
+}
+
+#[test]
+fn a_blocked_caller_never_starts_a_call_whatever_event_comes_first() {
+    for first in [
+        answered("blk", Some("2001"), T0),
+        hangup("blk", EndCause::Completed, T0),
+    ] {
+        let mut calls = PbxCalls::new(PbxCallsConfig::default());
+        let mut first = first;
+        first.blocked = true;
+
+        let out = calls.apply(first);
+        let later = calls.apply(hangup("blk", EndCause::Completed, T0 + 5));
+
+        assert!(out.is_empty());
+        assert!(later.is_empty());
+    }
+}
