@@ -148,6 +148,9 @@ pub struct FileConfig {
     hep_tcp_max_frame_bytes: Option<usize>,
     hep_tcp_read_timeout_secs: Option<u64>,
     dispositions: Option<Vec<Disposition>>,
+    trunk_prefix: Option<String>,
+    trailing_match_min_digits: Option<usize>,
+    trash_keep_days: Option<u32>,
 }
 
 /// Validated settings of one run.
@@ -186,6 +189,12 @@ pub struct Settings {
     pub hep_tcp_read_timeout_secs: u64,
     /// The disposition codes agents choose from.
     pub dispositions: Vec<Disposition>,
+    /// Digits a PBX puts before the numbers it passes on (an outside-line prefix).
+    pub trunk_prefix: Option<String>,
+    /// Fewest digits for the trailing-digits match; `None` turns it off.
+    pub trailing_match_min_digits: Option<usize>,
+    /// How long deleted records stay restorable in the trash, in days.
+    pub trash_keep_days: u32,
 }
 
 /// The database used when nothing is configured.
@@ -285,7 +294,28 @@ impl Settings {
             hep_tcp_max_frame_bytes: file.hep_tcp_max_frame_bytes.unwrap_or(65_535),
             hep_tcp_read_timeout_secs: file.hep_tcp_read_timeout_secs.unwrap_or(300),
             dispositions,
+            trunk_prefix: file.trunk_prefix.clone().filter(|p| !p.is_empty()),
+            trailing_match_min_digits: match file.trailing_match_min_digits {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(crate::lookup::DEFAULT_TRAILING_MIN_DIGITS),
+            },
+            trash_keep_days: file.trash_keep_days.unwrap_or(30),
         };
+        if let Some(prefix) = &settings.trunk_prefix {
+            if !prefix.chars().all(|c| c.is_ascii_digit()) || prefix.len() > 4 {
+                bail!("trunk_prefix must be one to four digits");
+            }
+        }
+        if let Some(min) = settings.trailing_match_min_digits {
+            let least = crate::store::LAST_DIGITS;
+            if !(least..=15).contains(&min) {
+                bail!("trailing_match_min_digits must be 0 (off) or between {least} and 15");
+            }
+        }
+        if settings.trash_keep_days == 0 {
+            bail!("trash_keep_days must be at least 1");
+        }
         if settings.session_hours == 0 || settings.ringing_timeout_secs == 0 {
             bail!("session_hours and ringing_timeout_secs must be at least 1");
         }
@@ -299,6 +329,20 @@ impl Settings {
             bail!("hep_tcp_max_frame_bytes must be between {HEP_MIN_FRAME} and {HEP_MAX_FRAME}");
         }
         Ok(settings)
+    }
+
+    /// The caller-lookup rules these settings describe.
+    pub fn lookup_rules(&self) -> crate::lookup::LookupRules {
+        crate::lookup::LookupRules {
+            region: self.default_region,
+            trunk_prefix: self.trunk_prefix.clone(),
+            trailing_min_digits: self.trailing_match_min_digits,
+        }
+    }
+
+    /// How long deleted records stay restorable, in milliseconds.
+    pub fn trash_keep_ms(&self) -> i64 {
+        i64::from(self.trash_keep_days) * 86_400_000
     }
 
     /// Settings for tests and tools: defaults, with the given database and ports 0.
@@ -530,6 +574,36 @@ mod tests {
         assert!(args.send.is_none());
         assert!(speed_alone.is_err());
         assert!(none.is_err());
+    }
+
+    #[test]
+    fn lookup_and_trash_keys_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &good,
+            "trunk_prefix = \"0\"\ntrailing_match_min_digits = 0\ntrash_keep_days = 7\n",
+        )
+        .unwrap();
+        std::fs::write(&bad, "trailing_match_min_digits = 3\n").unwrap();
+        let args = |path: &Path| ConfigArgs {
+            config: Some(path.to_owned()),
+            ..ConfigArgs::default()
+        };
+
+        let settings = Settings::resolve(&args(&good), false).unwrap();
+        let defaults = Settings::resolve(&ConfigArgs::default(), false).unwrap();
+        let err = Settings::resolve(&args(&bad), false)
+            .unwrap_err()
+            .to_string();
+
+        assert_eq!(settings.lookup_rules().trunk_prefix.as_deref(), Some("0"));
+        assert_eq!(settings.lookup_rules().trailing_min_digits, None);
+        assert_eq!(settings.trash_keep_ms(), 7 * 86_400_000);
+        assert_eq!(defaults.trailing_match_min_digits, Some(7));
+        assert_eq!(defaults.trash_keep_days, 30);
+        assert!(err.contains("trailing_match_min_digits"), "{err}");
     }
 
     #[test]

@@ -295,6 +295,8 @@ mod tests {
             answered_at_ms: None,
             ended_at_ms: matches!(state, CallState::Ended(_)).then_some(5_000),
             customer: None,
+            candidates: Vec::new(),
+            colleague: None,
             notes: String::new(),
             disposition: None,
         }

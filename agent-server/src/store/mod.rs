@@ -1,4 +1,5 @@
-//! The database: users and sessions, customers and their numbers, the interaction log.
+//! The database: users and sessions, organisations, customers and their numbers, the
+//! interaction log.
 //!
 //! All SQL of the server lives under this module. One [`Store`] runs on embedded SQLite (the
 //! default) and on PostgreSQL, through sqlx's `Any` driver: the queries use only `$N`
@@ -7,7 +8,10 @@
 //! `migrations/`. The same store tests run against both.
 
 mod customers;
+mod import;
 mod interactions;
+mod lookup;
+mod organisations;
 mod users;
 
 use std::path::Path;
@@ -17,8 +21,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-pub use customers::{CustomerRecord, NewCustomer, NewPhone};
+pub use customers::{last_digits, CustomerFields, CustomerRecord, LAST_DIGITS};
+pub use import::{ImportRow, RowOutcome};
 pub use interactions::{InteractionRecord, NewInteraction};
+pub use lookup::MAX_PER_NUMBER;
 pub use users::{NewUser, Role, UserRecord};
 
 /// What can go wrong in the store.
@@ -36,6 +42,12 @@ pub enum Error {
     /// The row asked for does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The record was saved by someone else since the version the change was made from.
+    #[error("the {0} was changed by someone else; reload it and make the change again")]
+    Stale(&'static str),
+    /// A record this one refers to does not exist (or is in the trash).
+    #[error("no such {0}")]
+    Reference(&'static str),
     /// A stored value is not one this version knows (a database written by a newer one).
     #[error("unexpected stored value in {0}")]
     Corrupt(&'static str),
@@ -170,3 +182,6 @@ fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod customer_tests;
