@@ -121,23 +121,13 @@ impl CallService {
         self
     }
 
-    /// The pop card of `customer`, with its latest interactions except `call`.
     async fn card(
         &self,
         customer: CustomerRecord,
         matched_by: MatchReason,
         call: &CallId,
     ) -> Result<CustomerCard, store::Error> {
-        Ok(CustomerCard {
-            recent: self
-                .store
-                .recent_interactions(customer.id, call, RECENT_ON_POP)
-                .await?,
-            id: customer.id,
-            name: customer.name,
-            organisation: customer.organisation,
-            matched_by,
-        })
+        customer_card(&self.store, customer, matched_by, call).await
     }
 
     /// Shows the customer the interaction is on now, when an agent put it on another
@@ -497,6 +487,27 @@ impl CallService {
         }
         Ok(())
     }
+}
+
+/// The pop card of `customer`, with its latest interactions except the call `call`.
+///
+/// # Errors
+/// [`store::Error`] when the database fails.
+pub async fn customer_card(
+    store: &Store,
+    customer: CustomerRecord,
+    matched_by: MatchReason,
+    call: &CallId,
+) -> Result<CustomerCard, store::Error> {
+    Ok(CustomerCard {
+        recent: store
+            .recent_interactions(customer.id, call, RECENT_ON_POP)
+            .await?,
+        id: customer.id,
+        name: customer.name,
+        organisation: customer.organisation,
+        matched_by,
+    })
 }
 
 /// Which worker handles `call`: the same one for every event of that call.

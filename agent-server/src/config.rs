@@ -47,6 +47,40 @@ pub enum Command {
     },
     /// Read captures and print their call events as JSON lines, or play them to a server.
     Replay(ReplayArgs),
+    /// Import records from a file.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Export records to a file.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+}
+
+/// `agent-server import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Customers from a CSV file with a header row (see the README for the columns);
+    /// prints every rejected row with its line number and the reason.
+    Customers {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+/// `agent-server export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every customer, as CSV in the import's format.
+    Customers {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `replay`.
@@ -604,6 +638,26 @@ mod tests {
         assert_eq!(defaults.trailing_match_min_digits, Some(7));
         assert_eq!(defaults.trash_keep_days, 30);
         assert!(err.contains("trailing_match_min_digits"), "{err}");
+    }
+
+    #[test]
+    fn import_and_export_take_their_file() {
+        let import =
+            Cli::try_parse_from(["agent-server", "import", "customers", "in.csv"]).unwrap();
+        let export =
+            Cli::try_parse_from(["agent-server", "export", "customers", "-o", "out.csv"]).unwrap();
+
+        assert!(matches!(
+            import.command,
+            Command::Import { what: ImportCommand::Customers { file } } if file == Path::new("in.csv")
+        ));
+        assert!(matches!(
+            export.command,
+            Command::Export {
+                what: ExportCommand::Customers { output: Some(_) }
+            }
+        ));
+        assert!(Cli::try_parse_from(["agent-server", "import", "customers"]).is_err());
     }
 
     #[test]

@@ -243,6 +243,11 @@ mod tests {
     }
 
     #[test]
+    fn short_numbers_are_refused() {
+        assert!(normalise("12", NL).is_err());
+    }
+
+    #[test]
     fn digits_drop_everything_else() {
         assert_eq!(digits_of("+31 (0)20-123"), "31020123");
     }

@@ -1,10 +1,15 @@
 //! Customer input: what a record may hold, checked once for the REST API and the CSV
-//! import alike.
+//! import alike, and the CSV import and export.
 //!
 //! Checking turns a [`CustomerInput`] into the store's [`CustomerFields`]: names and notes
 //! within their lengths, every phone number parsed to E.164 with its extension kept apart
 //! (an invalid number refuses the whole input, naming which one and why), e-mail
-//! addresses of the form `local@domain`, tags without commas.
+//! addresses of the form `local@domain`, tags without commas. The CSV format of the
+//! import and export is in [`csv_format`].
+
+pub mod csv_format;
+pub mod export;
+pub mod import;
 
 use phonenumber::country;
 use ringside_protocol::{Consent, Consents, CustomerInput, PhoneNumber};
@@ -60,6 +65,9 @@ pub fn phone_of(
     text: &str,
     region: country::Id,
 ) -> Result<PhoneNumber, InputError> {
+    if text.contains('|') {
+        return Err(refuse(format!("phone {position}: must not contain |")));
+    }
     let entry = phone::parse_entry(text, region)
         .map_err(|err| refuse(format!("phone {position} ({}): {err}", quoted(text))))?;
     Ok(PhoneNumber {
@@ -141,9 +149,9 @@ pub fn fields_from_input(
         .map(|t| t.trim())
         .filter(|t| !t.is_empty())
     {
-        if tag.contains(',') || tag.chars().count() > 50 || tag.contains('\0') {
+        if tag.contains([',', '|']) || tag.chars().count() > 50 || tag.contains('\0') {
             return Err(refuse(format!(
-                "tag {}: at most 50 characters, no commas",
+                "tag {}: at most 50 characters, no , or |",
                 quoted(tag)
             )));
         }

@@ -35,7 +35,7 @@ pub fn me_of(user: &UserRecord, settings: &Settings) -> Me {
     }
 }
 
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(value)| value)
         .map_err(|rejection| match rejection.status() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::NotJson(rejection.body_text()),
@@ -44,7 +44,7 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         })
 }
 
-fn id_in_path(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+pub(super) fn id_in_path(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
     path.map(|Path(id)| id)
         .map_err(|_| ApiError::BadRequest("the id must be a number".into()))
 }
@@ -148,7 +148,7 @@ pub(super) async fn me(State(state): State<AppState>, CurrentUser(user): Current
 }
 
 /// Whether `user` may see and annotate `record`: its own agent, or a supervisor or admin.
-fn may_annotate(user: &UserRecord, record: &InteractionRecord) -> bool {
+pub(super) fn may_annotate(user: &UserRecord, record: &InteractionRecord) -> bool {
     record.agent == Some(user.id) || matches!(user.role, Role::Admin | Role::Supervisor)
 }
 
