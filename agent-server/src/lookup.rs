@@ -20,6 +20,12 @@
 //!
 //! Every rule is one or two indexed queries (see [`crate::store`]'s lookup queries), so
 //! the pop waits on nothing slower.
+//!
+//! Limitation: the remembered choice for a shared number is looked up by the number the
+//! interaction logged, which is the caller's number as received (normalised when it
+//! could be); a shared number found only by its trailing digits therefore never offers
+//! the last choice first. Logging the matched stored number beside the received one
+//! would lift it.
 
 use phonenumber::country;
 use ringside_protocol::MatchReason;

@@ -26,6 +26,10 @@ use crate::store::{ImportRow, RowOutcome, Store};
 /// Rows read, checked and written together (one transaction).
 pub const BATCH_ROWS: usize = 2_000;
 
+/// Batches between refreshes of the planner's statistics, so that the matching queries of
+/// later batches keep using their indexes as the tables grow.
+const ANALYZE_EVERY: usize = 50;
+
 /// A row left out, and why.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Rejected {
@@ -84,8 +88,13 @@ pub async fn import_customers(
 
     let mut report = Report::default();
     let mut organisations: HashMap<String, OrganisationId> = HashMap::new();
+    let mut batches = 0;
     while let Some(batch) = rx.recv().await {
         let mut batch = batch?;
+        if batches % ANALYZE_EVERY == 1 {
+            store.analyze_customers().await?;
+        }
+        batches += 1;
         for row in &mut batch.rows {
             let Some(name) = &row.organisation_name else {
                 continue;
@@ -118,6 +127,7 @@ pub async fn import_customers(
         progress(batch.bytes_read);
     }
     reader.await.context("the CSV reader stopped")?;
+    store.analyze_customers().await?;
     report.rejected.sort_by_key(|r| r.line);
     report.elapsed = started.elapsed();
     tracing::info!(

@@ -485,6 +485,11 @@ impl Store {
     /// (ignoring ASCII case), or one of whose numbers contains its digits (at least three,
     /// a leading trunk `0` ignored); by name, at most `limit`.
     ///
+    /// Limitation: substring matching reads every customer row (no index serves
+    /// `LIKE '%text%'`), so a search takes longer the more customers there are, and SQLite
+    /// folds only ASCII letters, so `É` does not find `é` there. A trigram index
+    /// (`pg_trgm`, SQLite FTS5) would lift both; lookups on the pop path do not search.
+    ///
     /// # Errors
     /// [`Error::Database`].
     pub async fn search_customers(&self, text: &str, limit: i64) -> Result<Vec<CustomerHit>> {

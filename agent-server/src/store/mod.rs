@@ -166,6 +166,38 @@ impl Store {
         Ok(())
     }
 
+    /// Drops the PostgreSQL database `name` on this server, if it exists, and creates it
+    /// empty: for test and benchmark tools, never the service.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `name` is not a plain lower-case identifier,
+    /// [`Error::Database`] when the server refuses.
+    pub async fn recreate_database(&self, name: &str) -> Result<()> {
+        self.drop_database(name).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops the PostgreSQL database `name` on this server, closing its connections.
+    ///
+    /// # Errors
+    /// As [`Store::recreate_database`].
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain {
+            return Err(Error::NotFound("database name"));
+        }
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
