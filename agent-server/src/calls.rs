@@ -34,7 +34,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ringside_protocol::{
-    CallId, CallState, Caller, CustomerCard, Direction, InteractionId, Outcome, Pop, UserId,
+    CallId, CallState, Caller, Candidate, Colleague, CustomerCard, CustomerId, Direction,
+    InteractionId, MatchReason, Outcome, Pop, UserId,
 };
 use ringside_sip::identity::{CallerId, Masked};
 use ringside_sip::tracker::{CallEvent, CallEventKind, EndCause};
@@ -44,9 +45,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::correlate::{Correlator, Source};
 use crate::hub::Hub;
+use crate::lookup::{self, Found, LookupRules};
 use crate::metrics::Metrics;
 use crate::phone;
-use crate::store::{self, NewInteraction, Store};
+use crate::store::{self, CustomerRecord, NewInteraction, Store};
 
 /// Worker tasks [`run`] spreads calls over; matches the SQLite connection pool.
 pub const SHARDS: usize = 4;
@@ -57,6 +59,9 @@ const SHARD_QUEUE: usize = 4096;
 
 /// How many earlier interactions a pop lists.
 pub const RECENT_ON_POP: i64 = 5;
+
+/// Most customers a pop lists for a shared number; the rest are found by searching.
+pub const MAX_CANDIDATES: usize = 10;
 
 struct LiveCall {
     interaction: InteractionId,
@@ -81,7 +86,7 @@ pub struct CallService {
     store: Store,
     hub: Arc<Hub>,
     metrics: Arc<Metrics>,
-    region: phonenumber::country::Id,
+    rules: LookupRules,
     live: HashMap<CallId, LiveCall>,
 }
 
@@ -104,7 +109,8 @@ fn outcome_of(cause: EndCause) -> Outcome {
 }
 
 impl CallService {
-    /// A service with no calls in progress.
+    /// A service with no calls in progress, looking callers up with the default rules
+    /// for `region` (see [`CallService::with_lookup`]).
     pub fn new(
         store: Store,
         hub: Arc<Hub>,
@@ -115,9 +121,44 @@ impl CallService {
             store,
             hub,
             metrics,
-            region,
+            rules: LookupRules::for_region(region),
             live: HashMap::new(),
         }
+    }
+
+    /// The same service, looking callers up with `rules`.
+    pub fn with_lookup(mut self, rules: LookupRules) -> CallService {
+        self.rules = rules;
+        self
+    }
+
+    async fn card(
+        &self,
+        customer: CustomerRecord,
+        matched_by: MatchReason,
+        call: &CallId,
+    ) -> Result<CustomerCard, store::Error> {
+        customer_card(&self.store, customer, matched_by, call).await
+    }
+
+    /// Shows the customer the interaction is on now, when an agent put it on another
+    /// record while the call went on (`PUT /api/v1/interactions/{id}/customer`).
+    async fn follow_choice(
+        &self,
+        call: &CallId,
+        pop: &mut Pop,
+        customer: Option<CustomerId>,
+    ) -> Result<(), store::Error> {
+        let Some(id) = customer else {
+            return Ok(());
+        };
+        if pop.customer.as_ref().map(|c| c.id) == Some(id) {
+            return Ok(());
+        }
+        if let Some(record) = self.store.customer(id).await? {
+            pop.customer = Some(self.card(record, MatchReason::Chosen, call).await?);
+        }
+        Ok(())
     }
 
     /// Calls in progress.
@@ -246,8 +287,9 @@ impl CallService {
         if self.live.contains_key(&call) {
             return Ok(());
         }
+        let region = self.rules.region;
         let caller_number = match &caller {
-            CallerId::Number(raw) => Some(phone::normalise_or_keep(raw, self.region)),
+            CallerId::Number(raw) => Some(phone::normalise_or_keep(raw, region)),
             CallerId::Withheld => None,
         };
 
@@ -257,36 +299,70 @@ impl CallService {
             CallerId::Number(raw) => raw.as_str(),
             CallerId::Withheld => called.as_str(),
         };
-        let mut users = self.store.users_by_extensions(&called, raw_caller).await?;
+        let users = self.store.users_by_extensions(&called, raw_caller).await?;
         let holder = |number: &str| {
             users
                 .iter()
-                .position(|user| user.extension.as_deref() == Some(number))
+                .find(|user| user.extension.as_deref() == Some(number))
+                .cloned()
         };
         let called_user = holder(&called);
-        let caller_user = holder(raw_caller);
+        let caller_user = match &caller {
+            CallerId::Number(raw) => holder(raw),
+            CallerId::Withheld => None,
+        };
 
         let mut direction = Direction::Inbound;
-        let mut agent = called_user.map(|at| users.swap_remove(at));
-        let mut other_party = caller_number.clone();
-        if agent.is_none() {
-            if let Some(at) = caller_user {
-                direction = Direction::Outbound;
-                agent = Some(users.swap_remove(at));
-                other_party = Some(phone::normalise_or_keep(&called, self.region));
-            }
-        }
-
-        // Withheld callers never match; numbers that did not normalise cannot match either.
-        let customer = match other_party.as_deref().filter(|n| n.starts_with('+')) {
-            Some(number) => self
-                .store
-                .customers_by_number(number)
-                .await?
-                .into_iter()
-                .next(),
-            None => None,
+        let mut other_raw = match &caller {
+            CallerId::Number(raw) => Some(raw.as_str()),
+            CallerId::Withheld => None,
         };
+        let mut other_party = caller_number.clone();
+        let mut colleague = None;
+        let agent = match (called_user, caller_user) {
+            (Some(agent), caller_user) => {
+                // A colleague's internal extension: pop the colleague, not a lookup.
+                colleague = caller_user.and_then(|user| {
+                    Some(Colleague {
+                        extension: user.extension?,
+                        id: user.id,
+                        display_name: user.display_name,
+                    })
+                });
+                Some(agent)
+            }
+            (None, Some(agent)) => {
+                direction = Direction::Outbound;
+                other_raw = Some(called.as_str());
+                other_party = Some(phone::normalise_or_keep(&called, region));
+                Some(agent)
+            }
+            (None, None) => None,
+        };
+
+        // Withheld callers and colleagues are never looked up.
+        let found = match other_raw.filter(|_| colleague.is_none()) {
+            Some(raw) => lookup::find(&self.store, &self.rules, raw).await?,
+            None => Found::Unknown,
+        };
+        let (matched_by, mut customers) = match found {
+            Found::Customers { reason, customers } => (Some(reason), customers),
+            Found::Unknown => (None, Vec::new()),
+        };
+        customers.truncate(MAX_CANDIDATES);
+        let candidates: Vec<Candidate> = if customers.len() > 1 {
+            customers
+                .iter()
+                .map(|c| Candidate {
+                    id: c.id,
+                    name: c.name.clone(),
+                    organisation: c.organisation.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let customer = customers.into_iter().next();
 
         let agent_id = agent.as_ref().map(|a| a.id);
         let new = NewInteraction {
@@ -298,6 +374,7 @@ impl CallService {
             called_number: &called,
             ringing_at_ms: at_ms,
             transferred_from: transferred_from.as_ref(),
+            matched_by,
         };
         let interaction = match self.store.open_interaction(new).await {
             Ok(id) if started.unseen => {
@@ -314,23 +391,18 @@ impl CallService {
             Err(err) => return Err(err),
         };
 
-        let card = match customer {
-            Some(c) => Some(CustomerCard {
-                recent: self
-                    .store
-                    .recent_interactions(c.id, &call, RECENT_ON_POP)
-                    .await?,
-                id: c.id,
-                name: c.name,
-                organisation: c.organisation,
-            }),
-            None => None,
+        let card = match (customer, matched_by) {
+            (Some(c), Some(reason)) => Some(self.card(c, reason, &call).await?),
+            _ => None,
         };
         tracing::info!(
             call.r#ref = %call_ref(&call),
             interaction.id = %interaction,
             agent.id = ?agent_id.map(|a| a.0),
             customer.id = ?card.as_ref().map(|c| c.id.0),
+            matched_by = matched_by.map_or("none", MatchReason::as_str),
+            candidates = candidates.len(),
+            colleague.id = ?colleague.as_ref().map(|c| c.id.0),
             direction = direction.as_str(),
             transferred_from = ?transferred_from.as_ref().map(call_ref),
             "call ringing"
@@ -352,6 +424,8 @@ impl CallService {
             answered_at_ms: None,
             ended_at_ms: None,
             customer: card,
+            candidates,
+            colleague,
             notes: String::new(),
             disposition: None,
         };
@@ -426,6 +500,12 @@ impl CallService {
             .store
             .answer_interaction(live.interaction, at_ms)
             .await?;
+        let mut pop = live.pop.clone();
+        self.follow_choice(call, &mut pop, record.customer).await?;
+        let Some(live) = self.live.get_mut(call) else {
+            return Ok(());
+        };
+        live.pop = pop;
         live.pop.state = CallState::Answered;
         live.pop.answered_at_ms = Some(at_ms);
         // Notes may have been saved while it rang; the pop must not show them as gone.
@@ -457,6 +537,9 @@ impl CallService {
             .store
             .close_interaction(live.interaction, at_ms, outcome)
             .await?;
+        let mut pop = live.pop.clone();
+        self.follow_choice(call, &mut pop, record.customer).await?;
+        live.pop = pop;
         live.pop.state = CallState::Ended(outcome);
         live.pop.ended_at_ms = Some(at_ms);
         // Notes saved during the call are on the row; show them on the final pop.
@@ -475,6 +558,27 @@ impl CallService {
         }
         Ok(())
     }
+}
+
+/// The pop card of `customer`, with its latest interactions except the call `call`.
+///
+/// # Errors
+/// [`store::Error`] when the database fails.
+pub async fn customer_card(
+    store: &Store,
+    customer: CustomerRecord,
+    matched_by: MatchReason,
+    call: &CallId,
+) -> Result<CustomerCard, store::Error> {
+    Ok(CustomerCard {
+        recent: store
+            .recent_interactions(customer.id, call, RECENT_ON_POP)
+            .await?,
+        id: customer.id,
+        name: customer.name,
+        organisation: customer.organisation,
+        matched_by,
+    })
 }
 
 /// Which worker handles `call`: the same one for every event of that call.
@@ -528,8 +632,9 @@ pub async fn run(
             service.store.clone(),
             service.hub.clone(),
             service.metrics.clone(),
-            service.region,
-        );
+            service.rules.region,
+        )
+        .with_lookup(service.rules.clone());
         workers.spawn(run_worker(worker, rx, shutdown.clone()));
         queues.push(tx);
     }

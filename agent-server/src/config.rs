@@ -59,6 +59,18 @@ pub enum Command {
         #[command(subcommand)]
         command: BlockCommand,
     },
+    /// Import records from a file.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+    /// Export records to a file.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
 }
 
 /// `agent-server pbx ...`
@@ -105,6 +117,28 @@ pub enum BlockCommand {
     },
     /// Print the block list.
     List,
+}
+
+/// `agent-server import ...`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Customers from a CSV file with a header row (see the README for the columns);
+    /// prints every rejected row with its line number and the reason.
+    Customers {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+/// `agent-server export ...`
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every customer, as CSV in the import's format.
+    Customers {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `replay`.
@@ -210,6 +244,9 @@ pub struct FileConfig {
     hep_tcp_read_timeout_secs: Option<u64>,
     webhook_correlation_secs: Option<u64>,
     dispositions: Option<Vec<Disposition>>,
+    trunk_prefix: Option<String>,
+    trailing_match_min_digits: Option<usize>,
+    trash_keep_days: Option<u32>,
 }
 
 /// Validated settings of one run.
@@ -251,6 +288,12 @@ pub struct Settings {
     pub webhook_correlation_secs: u64,
     /// The disposition codes agents choose from.
     pub dispositions: Vec<Disposition>,
+    /// Digits a PBX puts before the numbers it passes on (an outside-line prefix).
+    pub trunk_prefix: Option<String>,
+    /// Fewest digits for the trailing-digits match; `None` turns it off.
+    pub trailing_match_min_digits: Option<usize>,
+    /// How long deleted records stay restorable in the trash, in days.
+    pub trash_keep_days: u32,
 }
 
 /// The database used when nothing is configured.
@@ -351,7 +394,28 @@ impl Settings {
             hep_tcp_read_timeout_secs: file.hep_tcp_read_timeout_secs.unwrap_or(300),
             webhook_correlation_secs: file.webhook_correlation_secs.unwrap_or(10),
             dispositions,
+            trunk_prefix: file.trunk_prefix.clone().filter(|p| !p.is_empty()),
+            trailing_match_min_digits: match file.trailing_match_min_digits {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => Some(crate::lookup::DEFAULT_TRAILING_MIN_DIGITS),
+            },
+            trash_keep_days: file.trash_keep_days.unwrap_or(30),
         };
+        if let Some(prefix) = &settings.trunk_prefix {
+            if !prefix.chars().all(|c| c.is_ascii_digit()) || prefix.len() > 4 {
+                bail!("trunk_prefix must be one to four digits");
+            }
+        }
+        if let Some(min) = settings.trailing_match_min_digits {
+            let least = crate::store::LAST_DIGITS;
+            if !(least..=15).contains(&min) {
+                bail!("trailing_match_min_digits must be 0 (off) or between {least} and 15");
+            }
+        }
+        if settings.trash_keep_days == 0 {
+            bail!("trash_keep_days must be at least 1");
+        }
         if settings.session_hours == 0 || settings.ringing_timeout_secs == 0 {
             bail!("session_hours and ringing_timeout_secs must be at least 1");
         }
@@ -365,6 +429,20 @@ impl Settings {
             bail!("hep_tcp_max_frame_bytes must be between {HEP_MIN_FRAME} and {HEP_MAX_FRAME}");
         }
         Ok(settings)
+    }
+
+    /// The caller-lookup rules these settings describe.
+    pub fn lookup_rules(&self) -> crate::lookup::LookupRules {
+        crate::lookup::LookupRules {
+            region: self.default_region,
+            trunk_prefix: self.trunk_prefix.clone(),
+            trailing_min_digits: self.trailing_match_min_digits,
+        }
+    }
+
+    /// How long deleted records stay restorable, in milliseconds.
+    pub fn trash_keep_ms(&self) -> i64 {
+        i64::from(self.trash_keep_days) * 86_400_000
     }
 
     /// Settings for tests and tools: defaults, with the given database and ports 0.
@@ -637,6 +715,56 @@ mod tests {
             }
         ));
         assert!(nameless.is_err());
+    }
+
+    #[test]
+    fn lookup_and_trash_keys_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.toml");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &good,
+            "trunk_prefix = \"0\"\ntrailing_match_min_digits = 0\ntrash_keep_days = 7\n",
+        )
+        .unwrap();
+        std::fs::write(&bad, "trailing_match_min_digits = 3\n").unwrap();
+        let args = |path: &Path| ConfigArgs {
+            config: Some(path.to_owned()),
+            ..ConfigArgs::default()
+        };
+
+        let settings = Settings::resolve(&args(&good), false).unwrap();
+        let defaults = Settings::resolve(&ConfigArgs::default(), false).unwrap();
+        let err = Settings::resolve(&args(&bad), false)
+            .unwrap_err()
+            .to_string();
+
+        assert_eq!(settings.lookup_rules().trunk_prefix.as_deref(), Some("0"));
+        assert_eq!(settings.lookup_rules().trailing_min_digits, None);
+        assert_eq!(settings.trash_keep_ms(), 7 * 86_400_000);
+        assert_eq!(defaults.trailing_match_min_digits, Some(7));
+        assert_eq!(defaults.trash_keep_days, 30);
+        assert!(err.contains("trailing_match_min_digits"), "{err}");
+    }
+
+    #[test]
+    fn import_and_export_take_their_file() {
+        let import =
+            Cli::try_parse_from(["agent-server", "import", "customers", "in.csv"]).unwrap();
+        let export =
+            Cli::try_parse_from(["agent-server", "export", "customers", "-o", "out.csv"]).unwrap();
+
+        assert!(matches!(
+            import.command,
+            Command::Import { what: ImportCommand::Customers { file } } if file == Path::new("in.csv")
+        ));
+        assert!(matches!(
+            export.command,
+            Command::Export {
+                what: ExportCommand::Customers { output: Some(_) }
+            }
+        ));
+        assert!(Cli::try_parse_from(["agent-server", "import", "customers"]).is_err());
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use ringside_protocol::{PhoneKind, PhoneNumber};
 use ringside_sip::synth::{self, CallShape};
 use secrecy::SecretString;
 use tokio::net::UdpSocket;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ingest::now_ms;
 use crate::phone;
-use crate::store::{NewCustomer, NewPhone, Store};
+use crate::store::{CustomerFields, Store};
 use crate::users::{self, UserSpec};
 
 /// Number of sample customers.
@@ -86,23 +87,22 @@ pub async fn seed(store: &Store, region: phonenumber::country::Id) -> anyhow::Re
             let number = customer_number(n);
             let e164 = phone::normalise(&number, region)
                 .with_context(|| format!("demo number {n} is not valid"))?;
-            let name = customer_name(n);
-            let organisation = (n % 4 != 0).then(|| ORGS[n % ORGS.len()]);
-            let phones = vec![NewPhone {
-                e164: e164.as_str(),
-                original: &number,
-                label: Some("work"),
-            }];
-            store
-                .create_customer(
-                    NewCustomer {
-                        name: &name,
-                        organisation,
-                        phones,
-                    },
-                    now_ms(),
-                )
-                .await?;
+            let organisation = match (n % 4 != 0).then(|| ORGS[n % ORGS.len()]) {
+                Some(name) => Some(store.organisation_by_name_or_new(name, now_ms()).await?),
+                None => None,
+            };
+            let fields = CustomerFields {
+                name: customer_name(n),
+                organisation,
+                phones: vec![PhoneNumber {
+                    kind: PhoneKind::Work,
+                    e164: e164.into_string(),
+                    original: number,
+                    extension: None,
+                }],
+                ..CustomerFields::default()
+            };
+            store.create_customer(&fields, now_ms()).await?;
         }
         tracing::info!(count = CUSTOMERS, "demo customers seeded");
     }

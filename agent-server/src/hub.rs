@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use ringside_protocol::{CallId, CallState, Me, Pop, ServerMessage, UserId};
+use ringside_protocol::{CallId, CallState, CustomerCard, Me, Pop, ServerMessage, UserId};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
@@ -170,6 +170,24 @@ impl Hub {
         self.send(entry, frame);
     }
 
+    /// Shows `card` as the customer of the agent's pop of `call` (an agent put the call on
+    /// that record), and sends the changed pop to their consoles.
+    pub fn update_customer(&self, agent: UserId, call: &CallId, card: CustomerCard) {
+        let mut agents = self.lock();
+        let Some(entry) = agents.get_mut(&agent) else {
+            return;
+        };
+        let Some(live) = entry.pops.iter_mut().find(|p| &p.pop.call_id == call) else {
+            return;
+        };
+        live.pop.customer = Some(card);
+        live.frame = frame_of(&ServerMessage::Pop {
+            pop: live.pop.clone(),
+        });
+        let frame = live.frame.clone();
+        self.send(entry, frame);
+    }
+
     /// Forgets a pop the agent closed, and tells their other consoles.
     pub fn dismiss(&self, agent: UserId, call: &CallId) {
         let mut agents = self.lock();
@@ -295,6 +313,8 @@ mod tests {
             answered_at_ms: None,
             ended_at_ms: matches!(state, CallState::Ended(_)).then_some(5_000),
             customer: None,
+            candidates: Vec::new(),
+            colleague: None,
             notes: String::new(),
             disposition: None,
         }

@@ -12,6 +12,8 @@
 //! - [`hub`]: which consoles are open, and the live pops each agent has.
 //! - [`http`]: REST API, the console websocket and the console's files.
 //! - [`store`]: every SQL statement, for SQLite and PostgreSQL.
+//! - [`lookup`]: the caller-lookup rules (exact, national form, trailing digits).
+//! - [`customers`]: checking customer input, and CSV import and export.
 //! - [`phone`]: E.164 normalisation, [`auth`]: passwords and sessions, [`users`]: user
 //!   administration, [`demo`]: sample data and calls, [`metrics`]: counters.
 //!
@@ -22,10 +24,12 @@ pub mod auth;
 pub mod calls;
 pub mod config;
 pub mod correlate;
+pub mod customers;
 pub mod demo;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod lookup;
 pub mod metrics;
 pub mod phone;
 pub mod replay;
@@ -186,7 +190,8 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         hub.clone(),
         metrics.clone(),
         settings.default_region,
-    );
+    )
+    .with_lookup(settings.lookup_rules());
     let (webhooks_tx, webhooks_rx) = tokio::sync::mpsc::channel(webhook::WEBHOOK_QUEUE);
     let (webhook_events_tx, webhook_events_rx) = tokio::sync::mpsc::channel(EVENT_QUEUE);
     let pbx_calls = webhook::PbxCalls::new(webhook::PbxCallsConfig {
@@ -214,7 +219,12 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         correlator,
         shutdown.clone(),
     ));
-    tasks.spawn(housekeeping(store.clone(), hub.clone(), shutdown.clone()));
+    tasks.spawn(housekeeping(
+        store.clone(),
+        hub.clone(),
+        settings.trash_keep_ms(),
+        shutdown.clone(),
+    ));
 
     let state = http::AppState {
         store: store.clone(),
@@ -268,9 +278,16 @@ pub async fn start(settings: Settings, shutdown: CancellationToken) -> anyhow::R
     })
 }
 
-/// Every few seconds: forget pops whose wrap-up time is over, delete expired sessions.
-async fn housekeeping(store: Store, hub: Arc<Hub>, shutdown: CancellationToken) {
+/// Every few seconds: forget pops whose wrap-up time is over, delete expired sessions;
+/// every hour, empty the trash of records deleted longer than `trash_keep_ms` ago.
+async fn housekeeping(
+    store: Store,
+    hub: Arc<Hub>,
+    trash_keep_ms: i64,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_purge_ms = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -280,6 +297,16 @@ async fn housekeeping(store: Store, hub: Arc<Hub>, shutdown: CancellationToken) 
         hub.sweep(now);
         if let Err(err) = store.purge_expired_sessions(now).await {
             tracing::warn!(error = %err, "could not purge expired sessions");
+        }
+        if now - last_purge_ms >= 3_600_000 {
+            last_purge_ms = now;
+            match store.purge_trash(now - trash_keep_ms).await {
+                Ok((0, 0)) => {}
+                Ok((customers, organisations)) => {
+                    tracing::info!(customers, organisations, "trash emptied of old records");
+                }
+                Err(err) => tracing::warn!(error = %err, "could not empty the trash"),
+            }
         }
     }
 }

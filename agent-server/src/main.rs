@@ -3,7 +3,8 @@
 use std::io::{IsTerminal, Write};
 
 use agent_server::config::{
-    BlockCommand, Cli, Command, ConfigArgs, PbxCommand, Settings, UserCommand,
+    BlockCommand, Cli, Command, ConfigArgs, ExportCommand, ImportCommand, PbxCommand, Settings,
+    UserCommand,
 };
 use agent_server::store::Store;
 use agent_server::users::{self, UserSpec};
@@ -35,6 +36,25 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Pbx { command } => pbx(&cli.options, command).await,
         Command::Block { command } => block(&cli.options, command).await,
+        Command::Import {
+            what: ImportCommand::Customers { file },
+        } => import_customers(&cli.options, file).await,
+        Command::Export {
+            what: ExportCommand::Customers { output },
+        } => {
+            let store = open_store(&cli.options).await?;
+            let out: Box<dyn Write + Send> = match output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let written = agent_server::customers::export::export_customers(&store, out).await?;
+            store.close().await;
+            eprintln!("exported {written} customers");
+            Ok(())
+        }
         Command::User {
             command: UserCommand::Add(args),
         } => {
@@ -139,6 +159,41 @@ async fn block(options: &ConfigArgs, command: &BlockCommand) -> anyhow::Result<(
     }
     store.close().await;
     Ok(())
+}
+
+/// `import customers FILE`: imports with a progress bar on the terminal, then prints every
+/// rejected row and a summary on standard output.
+async fn import_customers(options: &ConfigArgs, file: &std::path::Path) -> anyhow::Result<()> {
+    let settings = Settings::resolve(options, false)?;
+    let store = open_store(options).await?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading the size of {}", file.display()))?
+        .len();
+    // Drawn on standard error, and only when it is a terminal.
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    let region = settings.default_region;
+    let report = agent_server::customers::import::import_customers(&store, file, region, |done| {
+        bar.set_position(done);
+    })
+    .await;
+    bar.finish_and_clear();
+    store.close().await;
+    let report = report?;
+    for rejected in &report.rejected {
+        say(&format!("line {}: {}", rejected.line, rejected.reason))?;
+    }
+    say(&format!(
+        "{} new, {} updated, {} rejected in {:.1} s",
+        report.created,
+        report.updated,
+        report.rejected.len(),
+        report.elapsed.as_secs_f64()
+    ))
 }
 
 /// Opens the configured database and brings its schema up to date.

@@ -5,7 +5,10 @@
 //! carry an `ApiError` body whose reason becomes the [`Error`] text. The websocket lives in
 //! [`crate::ws`].
 
-use ringside_protocol::{ApiError, InteractionId, LoginRequest, Me, WrapUp};
+use ringside_protocol::{
+    ApiError, ChooseCustomer, Customer, CustomerId, CustomerInput, InteractionId, LoginRequest, Me,
+    WrapUp,
+};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -54,6 +57,34 @@ pub async fn save_wrap_up(interaction: InteractionId, wrap_up: &WrapUp) -> Resul
     let path = format!("/api/v1/interactions/{interaction}/wrap-up");
     let body = serde_json::to_string(wrap_up).map_err(|_| Error::BadAnswer)?;
     send("PUT", &path, Some(body)).await.map(drop)
+}
+
+/// Puts the call logged as `interaction` on `customer`'s record: the agent's pick from a
+/// shared number's list, or a contact just created from an unknown caller's pop.
+///
+/// # Errors
+///
+/// The server's reason when it refuses (no such customer, not the agent's call), or a
+/// network error.
+pub async fn choose_customer(interaction: InteractionId, customer: CustomerId) -> Result<()> {
+    let path = format!("/api/v1/interactions/{interaction}/customer");
+    let body = serde_json::to_string(&ChooseCustomer {
+        customer_id: customer,
+    })
+    .map_err(|_| Error::BadAnswer)?;
+    send("PUT", &path, Some(body)).await.map(drop)
+}
+
+/// Creates a customer record and returns it.
+///
+/// # Errors
+///
+/// The server's reason when it refuses the input (an invalid number, say), or a network
+/// error.
+pub async fn create_customer(input: &CustomerInput) -> Result<Customer> {
+    let body = serde_json::to_string(input).map_err(|_| Error::BadAnswer)?;
+    let response = send("POST", "/api/v1/customers", Some(body)).await?;
+    read_json(&response).await
 }
 
 /// Sends one request and turns any status outside 2xx into an [`Error`].

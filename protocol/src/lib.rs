@@ -17,6 +17,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod customers;
+
+pub use customers::{
+    Address, Candidate, ChooseCustomer, Colleague, Consent, ConsentState, Consents, Customer,
+    CustomerHit, CustomerInput, InteractionPage, MatchReason, Organisation, OrganisationId,
+    OrganisationInput, PhoneInput, PhoneKind, PhoneNumber, Trash, UnparseableNumber,
+    UnparseablePage,
+};
+
 /// Path of the console websocket, relative to the server root.
 pub const WS_PATH: &str = "/api/v1/ws";
 
@@ -129,8 +138,17 @@ pub struct Pop {
     pub answered_at_ms: Option<i64>,
     /// When it ended, if it has.
     pub ended_at_ms: Option<i64>,
-    /// The matched customer, or `None` for an unknown caller.
+    /// The matched customer, or `None` for an unknown caller. When several customers share
+    /// the number, this is the one offered first (see `candidates`).
     pub customer: Option<CustomerCard>,
+    /// Every customer the number could mean when it is shared (more than one), the one
+    /// in `customer` first; empty otherwise. The agent's choice is saved with
+    /// `PUT /api/v1/interactions/{id}/customer`.
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    /// The colleague calling, when the caller is a user's internal extension.
+    #[serde(default)]
+    pub colleague: Option<Colleague>,
     /// Notes saved so far on the interaction.
     pub notes: String,
     /// Disposition code saved so far, if any.
@@ -268,6 +286,8 @@ pub struct CustomerCard {
     pub name: String,
     /// The organisation they belong to, if any.
     pub organisation: Option<String>,
+    /// Which lookup rule matched the caller's number to this record.
+    pub matched_by: MatchReason,
     /// The last interactions on the record, newest first (at most five).
     pub recent: Vec<InteractionSummary>,
 }
@@ -395,6 +415,8 @@ mod tests {
             answered_at_ms: None,
             ended_at_ms: Some(1_700_000_004_000),
             customer: None,
+            candidates: Vec::new(),
+            colleague: None,
             notes: String::new(),
             disposition: None,
         }

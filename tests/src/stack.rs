@@ -8,11 +8,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use agent_server::store::{NewCustomer, NewPhone, Store};
+use agent_server::store::{CustomerFields, Store};
 use agent_server::users::UserSpec;
 use agent_server::Running;
 use anyhow::Context;
-use ringside_protocol::{CustomerId, UserId};
+use ringside_protocol::{CustomerId, PhoneKind, PhoneNumber, UserId};
 use secrecy::SecretString;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -154,18 +154,25 @@ impl Stack {
         e164: &str,
         written: &str,
     ) -> anyhow::Result<CustomerId> {
-        let customer = NewCustomer {
-            name,
-            organisation,
-            phones: vec![NewPhone {
-                e164,
-                original: written,
-                label: None,
-            }],
+        let store = self.store()?;
+        let now = agent_server::ingest::now_ms();
+        let organisation = match organisation {
+            Some(name) => Some(store.organisation_by_name_or_new(name, now).await?),
+            None => None,
         };
-        let id = self
-            .store()?
-            .create_customer(customer, agent_server::ingest::now_ms())
+        let customer = CustomerFields {
+            name: name.to_owned(),
+            organisation,
+            phones: vec![PhoneNumber {
+                kind: PhoneKind::Work,
+                e164: e164.to_owned(),
+                original: written.to_owned(),
+                extension: None,
+            }],
+            ..CustomerFields::default()
+        };
+        let id = store
+            .create_customer(&customer, now)
             .await
             .context("adding a customer")?;
         Ok(id)

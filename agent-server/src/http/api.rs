@@ -44,7 +44,7 @@ pub(super) fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Ap
         })
 }
 
-fn id_in_path(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+pub(super) fn id_in_path(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
     path.map(|Path(id)| id)
         .map_err(|_| ApiError::BadRequest("the id must be a number".into()))
 }
@@ -148,7 +148,7 @@ pub(super) async fn me(State(state): State<AppState>, CurrentUser(user): Current
 }
 
 /// Whether `user` may see and annotate `record`: its own agent, or a supervisor or admin.
-fn may_annotate(user: &UserRecord, record: &InteractionRecord) -> bool {
+pub(super) fn may_annotate(user: &UserRecord, record: &InteractionRecord) -> bool {
     record.agent == Some(user.id) || matches!(user.role, Role::Admin | Role::Supervisor)
 }
 

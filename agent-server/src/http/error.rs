@@ -60,19 +60,25 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) | ApiError::Store(store::Error::NotFound(_)) => {
                 StatusCode::NOT_FOUND
             }
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Store(store::Error::Reference(_)) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::NotJson(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Conflict(_) | ApiError::Store(store::Error::Conflict(_)) => {
+            ApiError::Conflict(_)
+            | ApiError::Store(store::Error::Conflict(_) | store::Error::Stale(_)) => {
                 StatusCode::CONFLICT
             }
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &self {
-            ApiError::Store(err @ (store::Error::NotFound(_) | store::Error::Conflict(_))) => {
-                err.to_string()
-            }
+            ApiError::Store(
+                err @ (store::Error::NotFound(_)
+                | store::Error::Conflict(_)
+                | store::Error::Stale(_)
+                | store::Error::Reference(_)),
+            ) => err.to_string(),
             ApiError::Store(err) => {
                 tracing::error!(error = %err, "request failed in the database");
                 self.to_string()
@@ -133,6 +139,16 @@ mod tests {
                 ApiError::TooLarge("the body is larger than 16384 bytes".into()),
                 413,
                 r#"{"error":"the body is larger than 16384 bytes"}"#,
+            ),
+            (
+                ApiError::Store(store::Error::Stale("customer")),
+                409,
+                r#"{"error":"the customer was changed by someone else; reload it and make the change again"}"#,
+            ),
+            (
+                ApiError::Store(store::Error::Reference("organisation")),
+                400,
+                r#"{"error":"no such organisation"}"#,
             ),
             (
                 ApiError::Internal("disk /var/lib/x full".into()),

@@ -5,6 +5,11 @@
 //! - `POST /api/v1/login`, `POST /api/v1/logout`, `GET /api/v1/me`
 //! - `PUT /api/v1/interactions/{id}/wrap-up`: the agent's notes and disposition
 //! - `GET /api/v1/interactions/{id}`: one logged call
+//! - `PUT /api/v1/interactions/{id}/customer`: the customer the call was with
+//! - customers and organisations (see [`customers`]): `GET|POST /api/v1/customers`,
+//!   `GET|PUT|DELETE /api/v1/customers/{id}`, `POST /api/v1/customers/{id}/restore`,
+//!   `GET /api/v1/customers/{id}/interactions`, the same for `/api/v1/organisations`
+//!   (without interactions), `GET /api/v1/trash`, `GET /api/v1/admin/unparseable-numbers`
 //! - `GET /api/v1/ws`: the console websocket (see [`ws`])
 //! - `POST /api/v1/pbx/{format}/{token}`: a PBX's call event (see [`crate::webhook`])
 //! - `/api/v1/admin/pbx-tokens`, `/api/v1/admin/blocked-numbers`: webhook tokens and
@@ -14,6 +19,7 @@
 
 mod admin;
 pub mod api;
+pub mod customers;
 mod error;
 mod webhooks;
 mod ws;
@@ -103,6 +109,47 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/interactions/{id}", get(api::interaction))
         .route("/api/v1/interactions/{id}/wrap-up", put(api::wrap_up))
+        .route(
+            "/api/v1/interactions/{id}/customer",
+            put(customers::choose_customer),
+        )
+        .route(
+            "/api/v1/customers",
+            get(customers::search_customers).post(customers::create_customer),
+        )
+        .route(
+            "/api/v1/customers/{id}",
+            get(customers::customer)
+                .put(customers::update_customer)
+                .delete(customers::delete_customer),
+        )
+        .route(
+            "/api/v1/customers/{id}/restore",
+            post(customers::restore_customer),
+        )
+        .route(
+            "/api/v1/customers/{id}/interactions",
+            get(customers::customer_interactions),
+        )
+        .route(
+            "/api/v1/organisations",
+            get(customers::search_organisations).post(customers::create_organisation),
+        )
+        .route(
+            "/api/v1/organisations/{id}",
+            get(customers::organisation)
+                .put(customers::update_organisation)
+                .delete(customers::delete_organisation),
+        )
+        .route(
+            "/api/v1/organisations/{id}/restore",
+            post(customers::restore_organisation),
+        )
+        .route("/api/v1/trash", get(customers::trash))
+        .route(
+            "/api/v1/admin/unparseable-numbers",
+            get(customers::unparseable_numbers),
+        )
         .route(ringside_protocol::WS_PATH, get(ws::upgrade))
         .route(
             "/api/v1/pbx/{format}/{token}",

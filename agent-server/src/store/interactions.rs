@@ -8,7 +8,7 @@
 use std::fmt;
 
 use ringside_protocol::{
-    CallId, CustomerId, Direction, InteractionId, InteractionSummary, Outcome, UserId,
+    CallId, CustomerId, Direction, InteractionId, InteractionSummary, MatchReason, Outcome, UserId,
 };
 use sqlx::Row;
 
@@ -32,6 +32,8 @@ pub struct NewInteraction<'a> {
     pub ringing_at_ms: i64,
     /// The call this one continues after a transfer, if any.
     pub transferred_from: Option<&'a CallId>,
+    /// Which lookup rule found the customer, when one was found.
+    pub matched_by: Option<MatchReason>,
 }
 
 /// A stored interaction, every column.
@@ -125,6 +127,21 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionRecord> {
     })
 }
 
+fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<InteractionSummary> {
+    let direction: String = row.try_get("direction")?;
+    Ok(InteractionSummary {
+        id: InteractionId(row.try_get("id")?),
+        ringing_at_ms: row.try_get("ringing_at_ms")?,
+        direction: Direction::from_word(&direction)
+            .ok_or(Error::Corrupt("interactions.direction"))?,
+        outcome: outcome_from(row.try_get("outcome")?)?,
+        agent_name: row.try_get("display_name")?,
+        talk_seconds: row.try_get::<Option<i64>, _>("talk_seconds")?.unwrap_or(0),
+        disposition: row.try_get("disposition")?,
+        notes: row.try_get("notes")?,
+    })
+}
+
 impl Store {
     /// Opens the interaction of a call that starts ringing.
     ///
@@ -133,8 +150,8 @@ impl Store {
     pub async fn open_interaction(&self, new: NewInteraction<'_>) -> Result<InteractionId> {
         let row = sqlx::query(
             "INSERT INTO interactions (call_id, customer_id, agent_id, direction, caller_number, \
-             called_number, ringing_at_ms, updated_at_ms, transferred_from) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
+             called_number, ringing_at_ms, updated_at_ms, transferred_from, matched_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id",
         )
         .bind(&new.call_id.0)
         .bind(new.customer.map(|c| c.0))
@@ -144,6 +161,7 @@ impl Store {
         .bind(new.called_number)
         .bind(new.ringing_at_ms)
         .bind(new.transferred_from.map(|c| c.0.as_str()))
+        .bind(new.matched_by.map(MatchReason::as_str))
         .fetch_one(&self.pool)
         .await
         .map_err(conflict_as("call id"))?;
@@ -326,22 +344,70 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let direction: String = row.try_get("direction")?;
-                Ok(InteractionSummary {
-                    id: InteractionId(row.try_get("id")?),
-                    ringing_at_ms: row.try_get("ringing_at_ms")?,
-                    direction: Direction::from_word(&direction)
-                        .ok_or(Error::Corrupt("interactions.direction"))?,
-                    outcome: outcome_from(row.try_get("outcome")?)?,
-                    agent_name: row.try_get("display_name")?,
-                    talk_seconds: row.try_get::<Option<i64>, _>("talk_seconds")?.unwrap_or(0),
-                    disposition: row.try_get("disposition")?,
-                    notes: row.try_get("notes")?,
-                })
-            })
-            .collect()
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// One page of a customer's interactions, newest first: those that rang before the
+    /// `(ringing_at_ms, id)` cursor `before` (all when `None`), at most `limit`.
+    ///
+    /// # Errors
+    /// [`Error::Database`].
+    pub async fn customer_interactions(
+        &self,
+        customer: CustomerId,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> Result<Vec<InteractionSummary>> {
+        let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
+        let rows = sqlx::query(
+            "SELECT i.id, i.ringing_at_ms, i.direction, i.outcome, u.display_name, \
+             i.talk_seconds, i.disposition, i.notes FROM interactions i \
+             LEFT JOIN users u ON u.id = i.agent_id \
+             WHERE i.customer_id = $1 AND (i.ringing_at_ms < $2 \
+               OR (i.ringing_at_ms = $2 AND i.id < $3)) \
+             ORDER BY i.ringing_at_ms DESC, i.id DESC LIMIT $4",
+        )
+        .bind(customer.0)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// Puts an interaction on `customer`'s record as `chosen_by`'s choice: the customer
+    /// an agent picked from a shared number's list, or created from an unknown caller's
+    /// pop. The next call from the same number offers this customer first.
+    ///
+    /// # Errors
+    /// [`Error::Reference`] when the customer does not exist or is in the trash,
+    /// [`Error::NotFound`] for an unknown interaction.
+    pub async fn choose_customer(
+        &self,
+        id: InteractionId,
+        customer: CustomerId,
+        chosen_by: UserId,
+        now_ms: i64,
+    ) -> Result<InteractionRecord> {
+        if self.customer(customer).await?.is_none() {
+            return Err(Error::Reference("customer"));
+        }
+        let sql = format!(
+            "UPDATE interactions SET customer_id = $1, customer_chosen_by = $2, \
+             updated_at_ms = $3 WHERE id = $4 RETURNING {COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(customer.0)
+            .bind(chosen_by.0)
+            .bind(now_ms)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(record_from_row)
+            .transpose()?
+            .ok_or(Error::NotFound("interaction"))
     }
 
     /// Closes interactions left open by a previous run (the server stopped mid-call), as

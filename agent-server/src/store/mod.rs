@@ -1,5 +1,5 @@
-//! The database: users and sessions, customers and their numbers, the interaction log,
-//! PBX webhook tokens and the block list.
+//! The database: users and sessions, organisations, customers and their numbers, the
+//! interaction log, PBX webhook tokens and the block list.
 //!
 //! All SQL of the server lives under this module. One [`Store`] runs on embedded SQLite (the
 //! default) and on PostgreSQL, through sqlx's `Any` driver: the queries use only `$N`
@@ -8,7 +8,10 @@
 //! `migrations/`. The same store tests run against both.
 
 mod customers;
+mod import;
 mod interactions;
+mod lookup;
+mod organisations;
 mod pbx;
 mod users;
 
@@ -19,8 +22,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::any::AnyPoolOptions;
 use sqlx::AnyPool;
 
-pub use customers::{CustomerRecord, NewCustomer, NewPhone};
+pub use customers::{last_digits, CustomerFields, CustomerRecord, LAST_DIGITS};
+pub use import::{ImportRow, RowOutcome};
 pub use interactions::{InteractionRecord, NewInteraction};
+pub use lookup::MAX_PER_NUMBER;
 pub use pbx::PbxTokenRecord;
 pub use users::{NewUser, Role, UserRecord};
 
@@ -39,6 +44,12 @@ pub enum Error {
     /// The row asked for does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The record was saved by someone else since the version the change was made from.
+    #[error("the {0} was changed by someone else; reload it and make the change again")]
+    Stale(&'static str),
+    /// A record this one refers to does not exist (or is in the trash).
+    #[error("no such {0}")]
+    Reference(&'static str),
     /// A stored value is not one this version knows (a database written by a newer one).
     #[error("unexpected stored value in {0}")]
     Corrupt(&'static str),
@@ -157,6 +168,38 @@ impl Store {
         Ok(())
     }
 
+    /// Drops the PostgreSQL database `name` on this server, if it exists, and creates it
+    /// empty: for test and benchmark tools, never the service.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when `name` is not a plain lower-case identifier,
+    /// [`Error::Database`] when the server refuses.
+    pub async fn recreate_database(&self, name: &str) -> Result<()> {
+        self.drop_database(name).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops the PostgreSQL database `name` on this server, closing its connections.
+    ///
+    /// # Errors
+    /// As [`Store::recreate_database`].
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain {
+            return Err(Error::NotFound("database name"));
+        }
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -173,3 +216,6 @@ fn conflict_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+#[cfg(test)]
+mod customer_tests;

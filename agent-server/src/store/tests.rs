@@ -95,6 +95,7 @@ impl TestDb {
 }
 
 /// Declares `mod NAME { sqlite, postgres }` tests running `body(store)` on each backend.
+#[allow(unused_macros)]
 macro_rules! store_test {
     ($name:ident, $body:expr) => {
         mod $name {
@@ -118,6 +119,8 @@ macro_rules! store_test {
     };
 }
 
+pub(crate) use store_test;
+
 /// An inbound call to extension 2001 with no customer or agent yet.
 fn inbound<'a>(call: &'a CallId, caller: Option<&'a str>, at_ms: i64) -> NewInteraction<'a> {
     NewInteraction {
@@ -129,7 +132,36 @@ fn inbound<'a>(call: &'a CallId, caller: Option<&'a str>, at_ms: i64) -> NewInte
         called_number: "2001",
         ringing_at_ms: at_ms,
         transferred_from: None,
+        matched_by: None,
     }
+}
+
+/// Creates a customer with work numbers given as (E.164, as written).
+pub(crate) async fn person(
+    store: &Store,
+    name: &str,
+    organisation: Option<&str>,
+    numbers: &[(&str, &str)],
+) -> ringside_protocol::CustomerId {
+    let organisation = match organisation {
+        Some(org) => Some(store.organisation_by_name_or_new(org, 1).await.unwrap()),
+        None => None,
+    };
+    let fields = CustomerFields {
+        name: name.into(),
+        organisation,
+        phones: numbers
+            .iter()
+            .map(|(e164, original)| ringside_protocol::PhoneNumber {
+                kind: ringside_protocol::PhoneKind::Work,
+                e164: (*e164).into(),
+                original: (*original).into(),
+                extension: None,
+            })
+            .collect(),
+        ..CustomerFields::default()
+    };
+    store.create_customer(&fields, 1).await.unwrap()
 }
 
 async fn agent(store: &Store, username: &str, extension: &str) -> ringside_protocol::UserId {
@@ -232,81 +264,10 @@ store_test!(
 );
 
 store_test!(
-    customers_are_found_by_any_of_their_numbers,
-    |store: Store| async move {
-        let jan = store
-            .create_customer(
-                NewCustomer {
-                    name: "Jan Jansen",
-                    organisation: Some("Jansen BV"),
-                    phones: vec![
-                        NewPhone {
-                            e164: "+31201234567",
-                            original: "020 123 4567",
-                            label: Some("work"),
-                        },
-                        NewPhone {
-                            e164: "+31612345678",
-                            original: "06 1234 5678",
-                            label: None,
-                        },
-                    ],
-                },
-                1,
-            )
-            .await
-            .unwrap();
-        let colleague = store
-            .create_customer(
-                NewCustomer {
-                    name: "Piet Pieters",
-                    organisation: Some("Jansen BV"),
-                    phones: vec![NewPhone {
-                        e164: "+31201234567",
-                        original: "+31 20 1234567",
-                        label: None,
-                    }],
-                },
-                2,
-            )
-            .await
-            .unwrap();
-
-        let by_mobile = store.customers_by_number("+31612345678").await.unwrap();
-        let by_office = store.customers_by_number("+31201234567").await.unwrap();
-
-        assert_eq!(by_mobile.len(), 1);
-        assert_eq!(by_mobile[0].id, jan);
-        assert_eq!(by_mobile[0].name, "Jan Jansen");
-        assert_eq!(by_mobile[0].organisation.as_deref(), Some("Jansen BV"));
-        assert_eq!(
-            by_office.iter().map(|c| c.id).collect::<Vec<_>>(),
-            vec![jan, colleague]
-        );
-        assert!(store
-            .customers_by_number("+31999999999")
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(store.customer_count().await.unwrap(), 2);
-    }
-);
-
-store_test!(
     an_interaction_records_times_outcome_and_notes,
     |store: Store| async move {
         let agent_id = agent(&store, "ann", "2001").await;
-        let customer = store
-            .create_customer(
-                NewCustomer {
-                    name: "Jan",
-                    organisation: None,
-                    phones: vec![],
-                },
-                1,
-            )
-            .await
-            .unwrap();
+        let customer = person(&store, "Jan", None, &[]).await;
         let call = CallId("call-1@host".into());
         let id = store
             .open_interaction(NewInteraction {
@@ -350,17 +311,7 @@ store_test!(
 store_test!(
     recent_interactions_are_newest_first_without_the_current_call,
     |store: Store| async move {
-        let customer = store
-            .create_customer(
-                NewCustomer {
-                    name: "Jan",
-                    organisation: None,
-                    phones: vec![],
-                },
-                1,
-            )
-            .await
-            .unwrap();
+        let customer = person(&store, "Jan", None, &[]).await;
         for n in 0..7 {
             let call = CallId(format!("c{n}"));
             let id = store
@@ -401,6 +352,7 @@ store_test!(
                 called_number: "2002",
                 ringing_at_ms: 5_000,
                 transferred_from: None,
+                matched_by: None,
             })
             .await
             .unwrap();

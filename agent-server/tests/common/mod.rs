@@ -8,11 +8,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use agent_server::config::Settings;
-use agent_server::store::{NewCustomer, NewPhone};
+use agent_server::store::CustomerFields;
 use agent_server::users::{add_user, UserSpec};
 use agent_server::Running;
 use futures_util::StreamExt;
-use ringside_protocol::{CustomerId, ServerMessage, UserId};
+use ringside_protocol::{CustomerId, PhoneKind, PhoneNumber, ServerMessage, UserId};
 use ringside_sip::synth::{self, CallShape};
 use secrecy::SecretString;
 use tokio::net::UdpSocket;
@@ -59,16 +59,22 @@ pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
         .unwrap();
     let store = &running.store;
 
+    let jansen_bv = store
+        .organisation_by_name_or_new("Jansen BV", 1)
+        .await
+        .unwrap();
     let jan = store
         .create_customer(
-            NewCustomer {
-                name: "Jan Jansen",
-                organisation: Some("Jansen BV"),
-                phones: vec![NewPhone {
-                    e164: "+31201234567",
-                    original: "020 123 4567",
-                    label: Some("work"),
+            &CustomerFields {
+                name: "Jan Jansen".into(),
+                organisation: Some(jansen_bv),
+                phones: vec![PhoneNumber {
+                    kind: PhoneKind::Work,
+                    e164: "+31201234567".into(),
+                    original: "020 123 4567".into(),
+                    extension: None,
                 }],
+                ..CustomerFields::default()
             },
             1,
         )

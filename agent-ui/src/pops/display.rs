@@ -4,7 +4,9 @@
 //! test reads (`data-state`, `data-outcome`) come from here too, so their spelling lives in
 //! one place.
 
-use ringside_protocol::{CallState, Caller, Disposition, InteractionSummary, Outcome};
+use ringside_protocol::{
+    CallState, Caller, Candidate, Disposition, InteractionSummary, MatchReason, Outcome,
+};
 
 /// The longest first line of notes shown in a recent-interaction row, in characters.
 pub const NOTES_PREVIEW_CHARS: usize = 80;
@@ -18,6 +20,24 @@ pub fn badge_text(state: CallState) -> String {
         CallState::Ended(Outcome::AnsweredElsewhere) => "Answered elsewhere".to_owned(),
         CallState::Ended(Outcome::Transferred) => "Transferred".to_owned(),
         CallState::Ended(outcome) => format!("Ended: {}", outcome.as_str()),
+    }
+}
+
+/// Why the card names this customer, as the card says it.
+pub fn match_text(reason: MatchReason) -> &'static str {
+    match reason {
+        MatchReason::Exact => "Matched by number",
+        MatchReason::NationalForm => "Matched by number (national form)",
+        MatchReason::TrailingDigits => "Matched by the last digits of the number",
+        MatchReason::Chosen => "Chosen by an agent",
+    }
+}
+
+/// How a candidate of a shared number is listed: organisation first.
+pub fn candidate_text(candidate: &Candidate) -> String {
+    match &candidate.organisation {
+        Some(organisation) => format!("{organisation}: {}", candidate.name),
+        None => candidate.name.clone(),
     }
 }
 
@@ -125,6 +145,27 @@ pub fn disposition_choices(
 mod tests {
     use super::*;
     use ringside_protocol::{Direction, InteractionId};
+
+    #[test]
+    fn matches_and_candidates_read_as_sentences() {
+        let in_org = Candidate {
+            id: ringside_protocol::CustomerId(1),
+            name: "Jan Jansen".into(),
+            organisation: Some("Jansen BV".into()),
+        };
+        let alone = Candidate {
+            organisation: None,
+            ..in_org.clone()
+        };
+
+        assert_eq!(
+            match_text(MatchReason::NationalForm),
+            "Matched by number (national form)"
+        );
+        assert_eq!(match_text(MatchReason::Chosen), "Chosen by an agent");
+        assert_eq!(candidate_text(&in_org), "Jansen BV: Jan Jansen");
+        assert_eq!(candidate_text(&alone), "Jan Jansen");
+    }
 
     #[test]
     fn badges_name_the_state_and_the_outcome() {

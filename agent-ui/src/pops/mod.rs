@@ -78,6 +78,8 @@ pub(crate) mod tests {
             answered_at_ms: None,
             ended_at_ms: None,
             customer: None,
+            candidates: Vec::new(),
+            colleague: None,
             notes: String::new(),
             disposition: None,
         }

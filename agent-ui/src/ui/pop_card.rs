@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use leptos::{ev::SubmitEvent, prelude::*, task::spawn_local};
 use ringside_protocol::{
-    CallId, CallState, CustomerCard, Disposition, InteractionSummary, NOTES_MAX_CHARS,
+    CallId, CallState, Caller, CustomerInput, Disposition, InteractionSummary, PhoneInput,
+    PhoneKind, Pop, NOTES_MAX_CHARS,
 };
 
 use crate::{
@@ -142,7 +143,10 @@ pub fn PopCard(
             </div>
             <div class="pop-body">
                 <section class="pop-customer">
-                    {move || pop.with(|p| dispositions.with(|d| customer_view(p.customer.as_ref(), d)))}
+                    {move || pop.with(|p| dispositions.with(|d| customer_view(p, d)))}
+                    <Show when=move || pop.with(is_unknown_number)>
+                        <CreateContact pop=pop />
+                    </Show>
                 </section>
                 <form class="pop-wrapup" on:submit=save>
                     <textarea
@@ -183,10 +187,23 @@ fn save_status_text(status: &SaveStatus) -> String {
     }
 }
 
-/// The customer block of a card: name, organisation and recent interactions, or a note
-/// that the caller is unknown.
-fn customer_view(customer: Option<&CustomerCard>, dispositions: &[Disposition]) -> AnyView {
-    let Some(customer) = customer else {
+/// Whether the pop is of a caller with a number that matched no customer or colleague.
+fn is_unknown_number(pop: &Pop) -> bool {
+    pop.customer.is_none() && pop.colleague.is_none() && matches!(pop.caller, Caller::Number(_))
+}
+
+/// The customer block of a card: the calling colleague; or name, organisation, why the
+/// record matched, the other customers of a shared number and recent interactions; or a
+/// note that the caller is unknown.
+fn customer_view(pop: &Pop, dispositions: &[Disposition]) -> AnyView {
+    if let Some(colleague) = &pop.colleague {
+        let text = format!(
+            "Colleague: {} ({})",
+            colleague.display_name, colleague.extension
+        );
+        return view! { <p class="pop-colleague">{text}</p> }.into_any();
+    }
+    let Some(customer) = pop.customer.as_ref() else {
         return view! { <p class="pop-unknown">"Unknown caller"</p> }.into_any();
     };
 
@@ -208,9 +225,124 @@ fn customer_view(customer: Option<&CustomerCard>, dispositions: &[Disposition]) 
     view! {
         <h2 class="pop-customer-name">{customer.name.clone()}</h2>
         {organisation}
+        <p class="pop-match" data-matched-by=customer.matched_by.as_str()>
+            {display::match_text(customer.matched_by)}
+        </p>
+        {candidates_view(pop)}
         {recent}
     }
     .into_any()
+}
+
+/// The customers a shared number could mean, each a button that puts the call on that
+/// record; `None` when the number is not shared.
+fn candidates_view(pop: &Pop) -> Option<AnyView> {
+    if pop.candidates.len() < 2 {
+        return None;
+    }
+    let interaction = pop.interaction_id;
+    let shown = pop.customer.as_ref().map(|c| c.id);
+    let buttons = pop
+        .candidates
+        .iter()
+        .map(|candidate| {
+            let id = candidate.id;
+            let choose = move |_| {
+                spawn_local(async move {
+                    if let Err(err) = api::choose_customer(interaction, id).await {
+                        leptos::logging::warn!("could not choose the customer: {err}");
+                    }
+                });
+            };
+            view! {
+                <li>
+                    <button
+                        type="button"
+                        class="pop-candidate"
+                        disabled=Some(id) == shown
+                        on:click=choose
+                    >
+                        {display::candidate_text(candidate)}
+                    </button>
+                </li>
+            }
+        })
+        .collect_view();
+    Some(
+        view! {
+            <div class="pop-candidates">
+                <p>"This number is shared. Who is calling?"</p>
+                <ul>{buttons}</ul>
+            </div>
+        }
+        .into_any(),
+    )
+}
+
+/// "Create contact" on an unknown caller's pop: a name, the caller's number filled in;
+/// the new record then takes the call.
+#[component]
+fn CreateContact(
+    /// The pop of the unknown caller.
+    pop: RwSignal<Pop>,
+) -> impl IntoView {
+    let caller = pop.with_untracked(|p| match &p.caller {
+        Caller::Number(number) => number.clone(),
+        Caller::Withheld => String::new(),
+    });
+    let name = RwSignal::new(String::new());
+    let number = RwSignal::new(caller);
+    let status = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+
+    let create = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let interaction = pop.with_untracked(|p| p.interaction_id);
+        let input = CustomerInput {
+            name: name.get_untracked(),
+            phones: vec![PhoneInput {
+                kind: PhoneKind::Work,
+                number: number.get_untracked(),
+            }],
+            ..CustomerInput::default()
+        };
+        busy.set(true);
+        status.set("Creating…".to_owned());
+        spawn_local(async move {
+            let result = match api::create_customer(&input).await {
+                Ok(customer) => api::choose_customer(interaction, customer.id).await,
+                Err(err) => Err(err),
+            };
+            busy.try_set(false);
+            status.try_set(match result {
+                Ok(()) => String::new(),
+                Err(err) => format!("Not created: {err}"),
+            });
+        });
+    };
+
+    view! {
+        <form class="pop-create-contact" on:submit=create>
+            <input
+                class="pop-contact-name"
+                aria-label="Name of the new contact"
+                placeholder="Name"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <input
+                class="pop-contact-number"
+                aria-label="Number of the new contact"
+                prop:value=move || number.get()
+                on:input=move |ev| number.set(event_target_value(&ev))
+            />
+            <button type="submit">"Create contact"</button>
+            <span class="pop-contact-status" role="status">{move || status.get()}</span>
+        </form>
+    }
 }
 
 /// One row of the recent-interactions list.
