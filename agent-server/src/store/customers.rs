@@ -256,7 +256,7 @@ impl Store {
         fields: &CustomerFields,
         now_ms: i64,
     ) -> Result<CustomerId> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let organisation = match fields.organisation {
             Some(id) => Some(self.organisation_name(&mut *tx, id).await?),
             None => None,
@@ -292,7 +292,7 @@ impl Store {
         fields: &CustomerFields,
         now_ms: i64,
     ) -> Result<Customer> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let organisation = match fields.organisation {
             Some(org) => Some(self.organisation_name(&mut *tx, org).await?),
             None => None,
@@ -459,7 +459,7 @@ impl Store {
     /// # Errors
     /// [`Error::Database`].
     pub async fn purge_trash(&self, before_ms: i64) -> Result<(u64, u64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let customers = sqlx::query("DELETE FROM customers WHERE deleted_at_ms < $1")
             .bind(before_ms)
             .execute(&mut *tx)

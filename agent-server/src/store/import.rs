@@ -76,7 +76,7 @@ impl Store {
     /// [`Error::Database`]; nothing of the batch is written then.
     pub async fn import_batch(&self, rows: &[ImportRow], now_ms: i64) -> Result<Vec<RowOutcome>> {
         let chunks = Chunks::of(self.backend);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let by_external = external_ids_in(&mut tx, rows, chunks).await?;
         let by_number = holders_of_numbers(&mut tx, rows, chunks).await?;
 

@@ -93,7 +93,7 @@ impl Store {
         notes: &str,
         now_ms: i64,
     ) -> Result<Organisation> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE organisations SET name = $1, notes = $2, updated_at_ms = $3, \
              version = version + 1 WHERE id = $4 AND version = $5 AND deleted_at_ms IS NULL",
