@@ -16,7 +16,7 @@ use ringside_protocol::{
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{conflict_as, Error, Result, Store};
+use super::{conflict_as, one_row, Error, Result, Store};
 
 /// How many trailing digits of each number the `last_digits` column keeps, for the
 /// trailing-digits match; the configured minimum may not be lower.
@@ -409,10 +409,7 @@ impl Store {
         .bind(id.0)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("customer"));
-        }
-        Ok(())
+        one_row(&done, "customer")
     }
 
     /// Takes a customer out of the trash, if it was deleted at or after `since_ms`.
@@ -430,10 +427,7 @@ impl Store {
         .bind(since_ms)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("customer in the trash"));
-        }
-        Ok(())
+        one_row(&done, "customer in the trash")
     }
 
     /// Deleted customers still restorable (deleted at or after `since_ms`), newest first.

@@ -12,7 +12,7 @@ use ringside_protocol::{
 };
 use sqlx::Row;
 
-use super::{conflict_as, Error, Result, Store};
+use super::{conflict_as, one_row, Error, Result, Store};
 
 /// A call that starts ringing.
 pub struct NewInteraction<'a> {
@@ -228,10 +228,7 @@ impl Store {
                 .bind(id.0)
                 .execute(&self.pool)
                 .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("interaction"));
-        }
-        Ok(())
+        one_row(&done, "interaction")
     }
 
     /// Closes the interaction: end time, outcome, wait and talk seconds.
@@ -288,10 +285,7 @@ impl Store {
         .bind(id.0)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("interaction"));
-        }
-        Ok(())
+        one_row(&done, "interaction")
     }
 
     /// The interaction with this id.

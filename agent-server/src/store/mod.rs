@@ -61,6 +61,15 @@ pub enum Error {
 /// Result of store operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The outcome of a statement that must touch one row: [`Error::NotFound`] naming `what`
+/// when it touched none.
+pub(crate) fn one_row(done: &sqlx::any::AnyQueryResult, what: &'static str) -> Result<()> {
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(what));
+    }
+    Ok(())
+}
+
 /// Which database engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -5,7 +5,7 @@ use ringside_protocol::{Organisation, OrganisationId};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{Error, Result, Store};
+use super::{one_row, Error, Result, Store};
 
 const COLUMNS: &str = "id, version, name, notes, created_at_ms, updated_at_ms, deleted_at_ms";
 
@@ -141,10 +141,7 @@ impl Store {
         .bind(id.0)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("organisation"));
-        }
-        Ok(())
+        one_row(&done, "organisation")
     }
 
     /// Takes an organisation out of the trash, if it was deleted at or after `since_ms`.
@@ -166,10 +163,7 @@ impl Store {
         .bind(since_ms)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("organisation in the trash"));
-        }
-        Ok(())
+        one_row(&done, "organisation in the trash")
     }
 
     /// Live organisations whose name contains `text` (ignoring ASCII case), by name.

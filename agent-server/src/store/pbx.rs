@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use sqlx::Row;
 
 use super::users::{user_from_row, USER_COLUMNS};
-use super::{conflict_as, Error, Result, Store, UserRecord};
+use super::{conflict_as, one_row, Result, Store, UserRecord};
 
 /// A PBX allowed to post webhooks.
 #[derive(Clone)]
@@ -121,10 +121,7 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("token"));
-        }
-        Ok(())
+        one_row(&done, "token")
     }
 
     /// Adds a number (E.164) to the block list; adding it again changes nothing.
@@ -153,10 +150,7 @@ impl Store {
             .bind(e164)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("blocked number"));
-        }
-        Ok(())
+        one_row(&done, "blocked number")
     }
 
     /// Whether a number (E.164) is on the block list.
@@ -201,10 +195,7 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(conflict_as("e-mail"))?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("user"));
-        }
-        Ok(())
+        one_row(&done, "user")
     }
 
     /// The user a PBX means by `name`: the one whose extension, login, e-mail (any case)
@@ -257,10 +248,7 @@ impl Store {
             .bind(id.0)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("interaction"));
-        }
-        Ok(())
+        one_row(&done, "interaction")
     }
 
     /// Records the queue a PBX said the call waited in.
@@ -277,9 +265,6 @@ impl Store {
             .bind(id.0)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("interaction"));
-        }
-        Ok(())
+        one_row(&done, "interaction")
     }
 }
