@@ -9,36 +9,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use futures_util::SinkExt;
 use ringside_sip::synth::{self, CallShape};
 use tokio_tungstenite::tungstenite::Message;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_full_call_logs_no_number_name_or_note() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace,ringside::raw=off,sqlx=info,hyper=info,tungstenite=info")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = common::capture_logs();
 
     let server = common::start().await;
     let (client, cookie) = server.login("ann").await;
@@ -108,7 +85,7 @@ async fn a_full_call_logs_no_number_name_or_note() {
     console.next_pop().await;
     server.stop().await;
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(text.contains("call ringing"), "the capture works: {text}");
     assert!(text.contains("call ended"), "{text}");
     assert!(text.contains("login refused"), "{text}");

@@ -9,34 +9,11 @@
 mod common;
 mod hooks;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn webhook_calls_and_refusals_log_no_number_name_or_token() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("trace,ringside::raw=off,sqlx=info,hyper=info,tungstenite=info")
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    let captured = common::capture_logs();
 
     let server = common::start().await;
     hooks::agent(
@@ -87,7 +64,7 @@ async fn webhook_calls_and_refusals_log_no_number_name_or_token() {
     }
     server.stop().await;
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(text.contains("call ringing"), "the capture works: {text}");
     assert!(text.contains("call ended"), "{text}");
     assert!(text.contains("webhook refused"), "{text}");

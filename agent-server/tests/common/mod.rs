@@ -272,3 +272,38 @@ where
     }
     panic!("condition not met within 5 s");
 }
+
+/// Log output captured by [`capture_logs`].
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sends every log line of this test binary, at every level but the raw SIP dump, to
+/// the returned buffer. Call it once per binary: the subscriber is global.
+pub fn capture_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("trace,ringside::raw=off,sqlx=info,hyper=info,tungstenite=info")
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    captured
+}
