@@ -188,18 +188,25 @@ impl CallService {
     ) -> Result<(), store::Error> {
         let call = CallId(event.call_id);
         let start_unseen = marks.start_unseen;
-        // Written before the event, which may end the call and forget it, and after a
-        // `Ringing`, which opens the row.
-        let mut queue = marks.queue;
-        if let Some(name) = queue.take_if(|_| self.live.contains_key(&call)) {
-            self.record_queue(&call, &name).await?;
+        // Only a webhook naming a queue needs the Call-ID after the event (SIP events
+        // carry none), so only then is it cloned.
+        let Some(queue) = marks.queue else {
+            return self
+                .apply_event(call, event.at_ms, event.kind, start_unseen)
+                .await;
+        };
+        // Written before the event, which may end the call and forget it, or else after
+        // it: a `Ringing` opens the row.
+        if self.live.contains_key(&call) {
+            self.record_queue(&call, &queue).await?;
+            return self
+                .apply_event(call, event.at_ms, event.kind, start_unseen)
+                .await;
         }
         let handled = self
             .apply_event(call.clone(), event.at_ms, event.kind, start_unseen)
             .await;
-        if let Some(name) = queue {
-            self.record_queue(&call, &name).await?;
-        }
+        self.record_queue(&call, &queue).await?;
         handled
     }
 
